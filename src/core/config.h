@@ -1,0 +1,142 @@
+// The whole configuration as one struct tree. Every field carries its default beside it; load_config reads a
+// TOML file over these defaults and validate_config reports every problem by its key path. The documented
+// example is config/latchkey.dev.toml and the reference is docs/configuration.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/duration.h"
+#include "core/error.h"
+
+namespace latchkey {
+
+using namespace std::chrono_literals;
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";  // host:port; IPv6 as [::1]:8080
+  int io_threads = 2;                      // threads running sockets and parsing; never block
+  int worker_threads = 8;                  // threads running storage-bound request handlers
+  int outbound_threads = 32;               // threads running handlers that call SMS providers
+  Duration read_timeout = 15s;             // deadline for reading one whole request
+  Duration idle_timeout = 60s;             // keep-alive connection closed after this long without a request
+  std::size_t max_body_bytes = 64 * 1024;  // larger request bodies are answered 413
+  std::size_t max_header_bytes = 8 * 1024; // larger request headers close the connection with 431
+  std::size_t max_connections = 10000;     // further connections are accepted and closed at once
+  Duration shutdown_grace = 10s;           // on SIGTERM, how long in-flight requests may take to finish
+  std::string tls_certificate;             // PEM chain; TLS is on when this and tls_private_key are set
+  std::string tls_private_key;             // PEM key
+  std::string client_ip_header;            // e.g. "X-Forwarded-For" behind a trusted proxy; empty: peer address
+  std::string data_dir = "var";            // generated state (secret key); --data-dir also moves every state file here
+};
+
+struct StorageConfig {
+  std::string backend = "sqlite";                 // "sqlite" ("postgres" follows in a later issue)
+  std::string sqlite_path = "var/latchkey.db";    // relative to the working directory
+  std::string sqlite_synchronous = "full";        // "full" (acknowledged writes survive power loss) or "normal"
+  int sqlite_busy_timeout_ms = 5000;              // wait this long for a lock before failing
+  int write_batch_max = 256;                      // writes committed together in one transaction at most
+  int read_connections = 16;                      // read-only connections kept open at most
+};
+
+struct VerificationConfig {
+  int proof_of_work_bits = 16;                   // leading zero bits required; 0 disables the gate
+  Duration session_ttl = 30min;                  // a session (and its verified state) lives this long
+  Duration code_ttl = 10min;                     // a sent code expires this long after sending
+  int max_code_attempts = 5;                     // wrong guesses before a code is burned
+  std::vector<Duration> sms_delays = {1min, 2min, 5min, 10min};  // wait after the 1st, 2nd, ... SMS
+  std::vector<Duration> call_delays = {1min, 5min, 10min};       // wait after the 1st, 2nd, ... call
+  std::vector<std::string> allowed_country_codes;  // calling codes like "33"; empty allows every country
+  std::string code_hash_key;  // 64 hex chars keying the code hash; empty: generated in data_dir/secret.key
+};
+
+struct AccountsConfig {
+  std::size_t min_password_length = 16;  // device passwords shorter than this are refused
+  std::size_t max_password_length = 512;
+  std::size_t max_name_bytes = 256;      // the opaque encrypted device name
+};
+
+// One token bucket: `burst` tokens at most, one token added back every `refill`.
+struct BucketConfig {
+  int burst = 1;
+  Duration refill = 1s;
+};
+
+struct SmsPumpingConfig {
+  bool enabled = true;
+  Duration window = 1h;             // sent and verified counts are kept over this sliding window
+  int min_sent = 100;               // the breaker never trips before this many sends in the window
+  double min_verified_ratio = 0.1;  // trips when verified/sent falls below this
+  Duration pause = 15min;           // sends to the prefix pause this long once tripped
+};
+
+struct LimitsConfig {
+  BucketConfig session_create_per_number{10, 6min};
+  BucketConfig session_create_per_ip{100, 1s};
+  BucketConfig code_send_per_number{6, 10min};
+  BucketConfig code_send_per_ip{100, 1s};
+  BucketConfig code_send_per_prefix{2000, 10ms};
+  BucketConfig code_check_per_number{20, 30s};
+  BucketConfig registration_per_number{10, 6min};
+  std::size_t max_tracked_keys = 1'000'000;  // buckets kept in memory per limit at most
+  SmsPumpingConfig sms_pumping;
+};
+
+struct SmsProviderConfig {
+  std::string name;                  // unique; used by sms.routing and in metrics and the outbox
+  std::string kind;                  // "outbox" or "twilio-messaging"
+  bool enabled = true;               // a disabled provider is skipped by routing
+  std::string path;                  // outbox: file to append JSON lines to
+  std::string account_sid;           // twilio-messaging: AC...
+  std::string auth_token;            // twilio-messaging
+  std::string from;                  // twilio-messaging: E.164 sender (or use messaging_service_sid)
+  std::string messaging_service_sid; // twilio-messaging: MG..., alternative to from
+  std::string api_base = "https://api.twilio.com";
+  Duration timeout = 5s;             // whole call, connect included
+};
+
+struct SmsRoutingConfig {
+  std::vector<std::string> default_route;                       // provider names, tried in order
+  std::map<std::string, std::vector<std::string>> by_country;   // calling code -> provider names
+};
+
+struct SmsConfig {
+  std::vector<SmsProviderConfig> providers;
+  SmsRoutingConfig routing;
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error
+  bool access_log = false;     // one line per request (method, route, status, latency)
+};
+
+struct Config {
+  ServerConfig server;
+  StorageConfig storage;
+  VerificationConfig verification;
+  AccountsConfig accounts;
+  LimitsConfig limits;
+  SmsConfig sms;
+  LogConfig log;
+};
+
+// Reads the TOML file at `path` over the defaults. On failure the error message lists every problem, one per
+// line, each starting with its key path ("verification.code_ttl: expected a duration such as \"10m\"").
+Result<Config> load_config_file(const std::string& path);
+
+// As load_config_file, from TOML text. `origin` names the source in messages.
+Result<Config> load_config_text(std::string_view toml_text, const std::string& origin = "config");
+
+// The configuration used when no file is given: defaults plus one outbox provider at var/outbox.jsonl.
+Config default_config();
+
+// Checks cross-field rules (routes name known providers, TLS has both halves, ...). Empty when valid.
+std::vector<std::string> validate_config(const Config& config);
+
+// Moves every state file into `data_dir`, keeping file names (the --data-dir flag).
+void relocate_state_files(Config& config, const std::string& data_dir);
+
+}  // namespace latchkey

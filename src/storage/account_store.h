@@ -1,0 +1,60 @@
+// Durable accounts and their devices. The entity is plain data; registration rules live in accounts/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+
+namespace latchkey {
+
+struct Device {
+  std::uint32_t id = 1;          // 1 is the primary device
+  std::string password_hash;     // crypto/secret_hash.h password record (salt and hash); never the password
+  int registration_id = 0;       // the client's registration id (1..16383)
+  std::string name;              // opaque (encrypted by the client), may be empty
+  EpochMillis created_at = 0;
+  EpochMillis last_seen_at = 0;
+};
+
+struct Account {
+  std::string uuid;              // stable across re-registration of the same number
+  std::string number;            // E.164
+  EpochMillis created_at = 0;
+  std::vector<Device> devices;   // ordered by id
+};
+
+struct RegistrationRecord {
+  Account account;               // as stored after the call
+  bool replaced_existing = false;  // the number had an account whose devices were removed
+};
+
+// Thread-safe. Every call may block on storage I/O: call from a worker thread, never an I/O thread.
+// Errors other than those listed are kInternal or kUnavailable (storage failure).
+class AccountStore {
+ public:
+  virtual ~AccountStore() = default;
+
+  // In one transaction: if `number` has no account, creates one with uuid `new_uuid` and `primary` as its only
+  // device; otherwise keeps the existing uuid and replaces every device (and with them their credentials and
+  // anything queued for them) by `primary`. Durable when it returns ok.
+  virtual Result<RegistrationRecord> create_or_replace(const std::string& number, const std::string& new_uuid,
+                                                       const Device& primary, EpochMillis now) = 0;
+
+  virtual Result<std::optional<Account>> find_by_uuid(const std::string& uuid) = 0;
+  virtual Result<std::optional<Account>> find_by_number(const std::string& number) = 0;
+
+  // One device of an account, for authentication; nullopt if the account or device does not exist.
+  virtual Result<std::optional<Device>> find_device(const std::string& uuid, std::uint32_t device_id) = 0;
+
+  // Records that the device was seen; a no-op if it does not exist.
+  virtual Status touch_device(const std::string& uuid, std::uint32_t device_id, EpochMillis now) = 0;
+
+  // Deletes the account, its devices and all their data. kNotFound if there is no such account.
+  virtual Status delete_account(const std::string& uuid) = 0;
+};
+
+}  // namespace latchkey

@@ -1,0 +1,33 @@
+// Opens the configured storage backend and hands out its stores. The composition root owns the Storage; the
+// stores it returns live as long as it does.
+#pragma once
+
+#include <memory>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "storage/account_store.h"
+#include "storage/verification_session_store.h"
+
+namespace latchkey {
+
+// Thread-safe: the stores may be used from any number of threads at once.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual VerificationSessionStore& sessions() = 0;
+  virtual AccountStore& accounts() = 0;
+
+  // Ok when the backend answers a trivial query.
+  virtual Status check_health() = 0;
+
+  // Completes every write already submitted, then closes. Idempotent; later calls to stores fail with
+  // kUnavailable.
+  virtual void close() = 0;
+};
+
+// Opens (creating and migrating as needed) the backend named by config.backend.
+// Errors: kInternal with a message naming the file or server that could not be opened or migrated.
+Result<std::unique_ptr<Storage>> open_storage(const StorageConfig& config);
+
+}  // namespace latchkey
