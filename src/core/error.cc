@@ -12,6 +12,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kProofOfWorkInvalid: return "proof_of_work_invalid";
     case ErrorCode::kTransportNotOffered: return "transport_not_offered";
     case ErrorCode::kNoActiveCode: return "no_active_code";
+    case ErrorCode::kSessionAlreadyVerified: return "session_already_verified";
     case ErrorCode::kRateLimited: return "rate_limited";
     case ErrorCode::kSmsPaused: return "sms_paused";
     case ErrorCode::kSmsRefused: return "sms_refused";

@@ -31,6 +31,8 @@ enum class ErrorCode {
   kTransportNotOffered,
   // A code check arrived but no unexpired, unburned code is pending for the session.
   kNoActiveCode,
+  // A code was requested for a session that is already verified.
+  kSessionAlreadyVerified,
   // A limit was reached; retry_after says when to try again.
   kRateLimited,
   // Sends to this number's country calling code are paused by the SMS-pumping circuit breaker.

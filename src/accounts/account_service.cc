@@ -1,0 +1,100 @@
+#include "accounts/account_service.h"
+
+#include <charconv>
+
+#include "core/logging.h"
+#include "core/phone_number.h"
+#include "crypto/secret_hash.h"
+
+namespace latchkey {
+namespace {
+
+constexpr std::int64_t kMaxRegistrationId = 16383;
+constexpr EpochMillis kLastSeenGranularityMs = 60LL * 60 * 1000;  // touch last_seen at most hourly
+
+Error unauthorized() { return make_error(ErrorCode::kUnauthorized, "missing or wrong credentials"); }
+
+}  // namespace
+
+AccountService::AccountService(const AccountsConfig& config, AccountStore& store, VerificationService& verification,
+                               Limits& limits, const Clock& clock, Random& random, MetricsRegistry& metrics)
+    : config_(config),
+      store_(store),
+      verification_(verification),
+      limits_(limits),
+      clock_(clock),
+      random_(random),
+      registrations_new_(metrics.counter("latchkey_registrations_total", "Completed registrations", {{"kind", "new"}})),
+      registrations_replaced_(
+          metrics.counter("latchkey_registrations_total", "Completed registrations", {{"kind", "reregistration"}})),
+      deletions_(metrics.counter("latchkey_account_deletions_total", "Accounts deleted by their owner")) {}
+
+Result<RegisteredDevice> AccountService::register_account(const RegistrationRequest& request) {
+  if (request.password.size() < config_.min_password_length || request.password.size() > config_.max_password_length)
+    return make_error(ErrorCode::kMalformedRequest,
+                      "the password must be between " + std::to_string(config_.min_password_length) + " and " +
+                          std::to_string(config_.max_password_length) + " characters");
+  if (request.registration_id < 1 || request.registration_id > kMaxRegistrationId)
+    return make_error(ErrorCode::kMalformedRequest, "accountAttributes.registrationId must be between 1 and 16383");
+  if (request.name && request.name->size() > config_.max_name_bytes)
+    return make_error(ErrorCode::kMalformedRequest,
+                      "accountAttributes.name must be at most " + std::to_string(config_.max_name_bytes) + " bytes");
+  auto number = parse_phone_number(request.number);
+  if (!number.ok()) return number.take_error();
+  EpochMillis now = clock_.now_ms();
+  LK_RETURN_IF_ERROR(limits_.check(Limit::kRegistrationPerNumber, number->e164, now));
+
+  auto session = verification_.consume_for_registration(request.session_id, number->e164);
+  if (!session.ok()) return session.take_error();
+
+  Device primary;
+  primary.id = 1;
+  primary.password_hash = hash_password(random_, request.password);
+  primary.registration_id = static_cast<int>(request.registration_id);
+  primary.name = request.name.value_or("");
+  primary.created_at = now;
+  primary.last_seen_at = now;
+  auto record = store_.create_or_replace(number->e164, new_uuid(random_), primary, now);
+  if (!record.ok()) return record.take_error();
+
+  (record->replaced_existing ? registrations_replaced_ : registrations_new_).inc();
+  log::info("account_registered", {{"uuid", record->account.uuid},
+                                   {"number", log::mask_number(number->e164)},
+                                   {"replaced_existing", record->replaced_existing},
+                                   {"session", request.session_id}});
+  return RegisteredDevice{record->account.uuid, number->e164, 1, record->replaced_existing};
+}
+
+Result<AuthenticatedDevice> AccountService::authenticate(std::string_view username, std::string_view password) {
+  std::string_view uuid = username;
+  std::uint32_t device_id = 1;
+  if (auto dot = username.find('.'); dot != std::string_view::npos) {
+    uuid = username.substr(0, dot);
+    std::string_view id_text = username.substr(dot + 1);
+    auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), device_id);
+    if (ec != std::errc() || end != id_text.data() + id_text.size() || device_id == 0) return unauthorized();
+  }
+  if (uuid.size() != 36 || password.empty() || password.size() > config_.max_password_length) return unauthorized();
+  auto device = store_.find_device(std::string(uuid), device_id);
+  if (!device.ok()) return device.take_error();
+  if (!device->has_value() || !verify_password((*device)->password_hash, password)) return unauthorized();
+  auto account = store_.find_by_uuid(std::string(uuid));
+  if (!account.ok()) return account.take_error();
+  if (!account->has_value()) return unauthorized();
+
+  EpochMillis now = clock_.now_ms();
+  if (now - (*device)->last_seen_at > kLastSeenGranularityMs) {
+    Status touched = store_.touch_device(std::string(uuid), device_id, now);
+    if (!touched.ok()) log::warn("device_last_seen_not_recorded", {{"reason", touched.error().message}});
+  }
+  return AuthenticatedDevice{std::string(uuid), (*account)->number, std::move(**device)};
+}
+
+Status AccountService::delete_account(const AuthenticatedDevice& device) {
+  LK_RETURN_IF_ERROR(store_.delete_account(device.uuid));
+  deletions_.inc();
+  log::info("account_deleted", {{"uuid", device.uuid}, {"number", log::mask_number(device.number)}});
+  return {};
+}
+
+}  // namespace latchkey

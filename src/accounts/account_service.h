@@ -1,0 +1,71 @@
+// Registration of phone numbers and authentication of devices. Registering a number that already has an
+// account keeps its uuid and replaces every device (their credentials stop working at once).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "crypto/random.h"
+#include "limits/rate_limiter.h"
+#include "metrics/metrics.h"
+#include "storage/account_store.h"
+#include "verification/verification_service.h"
+
+namespace latchkey {
+
+struct RegistrationRequest {
+  std::string number;       // from the Basic auth user name, international format
+  std::string password;     // from the Basic auth password: the new primary device's password
+  std::string session_id;   // a verified verification session for `number`
+  std::int64_t registration_id = 0;  // 1..16383
+  std::optional<std::string> name;   // opaque device name
+};
+
+struct RegisteredDevice {
+  std::string uuid;
+  std::string number;
+  std::uint32_t device_id = 1;
+  bool replaced_existing = false;
+};
+
+struct AuthenticatedDevice {
+  std::string uuid;
+  std::string number;
+  Device device;
+};
+
+// Thread-safe; every method may block on storage (call from a worker thread).
+class AccountService {
+ public:
+  AccountService(const AccountsConfig& config, AccountStore& store, VerificationService& verification, Limits& limits,
+                 const Clock& clock, Random& random, MetricsRegistry& metrics);
+
+  // kMalformedRequest (password length, registration id range, name too long), kInvalidNumber,
+  // kRateLimited, and the session errors of VerificationService::consume_for_registration.
+  Result<RegisteredDevice> register_account(const RegistrationRequest& request);
+
+  // `username` is "uuid" (device 1) or "uuid.deviceId". kUnauthorized for anything that does not match,
+  // without saying which part was wrong.
+  Result<AuthenticatedDevice> authenticate(std::string_view username, std::string_view password);
+
+  // Deletes the account of an authenticated device with all its devices and data. kNotFound if already gone.
+  Status delete_account(const AuthenticatedDevice& device);
+
+ private:
+  const AccountsConfig& config_;
+  AccountStore& store_;
+  VerificationService& verification_;
+  Limits& limits_;
+  const Clock& clock_;
+  Random& random_;
+  Counter& registrations_new_;
+  Counter& registrations_replaced_;
+  Counter& deletions_;
+};
+
+}  // namespace latchkey

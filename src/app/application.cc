@@ -1,0 +1,120 @@
+#include "app/application.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "accounts/account_service.h"
+#include "core/encoding.h"
+#include "core/logging.h"
+#include "crypto/random.h"
+#include "limits/rate_limiter.h"
+#include "limits/sms_pumping_breaker.h"
+#include "metrics/metrics.h"
+#include "net/api_routes.h"
+#include "net/server.h"
+#include "sms/sms_router.h"
+#include "storage/storage.h"
+#include "verification/verification_service.h"
+
+namespace latchkey {
+
+struct Application::Components {
+  SystemClock clock;
+  SodiumRandom random;
+  MetricsRegistry metrics;
+  std::unique_ptr<Storage> storage;
+  std::unique_ptr<SmsRouter> sms;
+  std::unique_ptr<Limits> limits;
+  std::unique_ptr<SmsPumpingBreaker> breaker;
+  std::unique_ptr<VerificationService> verification;
+  std::unique_ptr<AccountService> accounts;
+  Router router;
+  std::unique_ptr<HttpServer> server;
+};
+
+Application::Application(Config config) : config_(std::move(config)) {}
+
+Application::~Application() {
+  if (components_ && components_->storage) components_->storage->close();
+}
+
+Result<std::string> load_or_create_code_hash_key(const Config& config) {
+  if (!config.verification.code_hash_key.empty()) {
+    auto key = hex_decode(config.verification.code_hash_key);
+    if (!key || key->size() != 32) return make_error(ErrorCode::kInternal, "verification.code_hash_key: expected 64 hex characters");
+    return *key;
+  }
+  namespace fs = std::filesystem;
+  fs::path path = fs::path(config.server.data_dir) / "secret.key";
+  std::error_code ec;
+  fs::create_directories(config.server.data_dir, ec);
+  if (ec) return make_error(ErrorCode::kInternal, "server.data_dir: cannot create " + config.server.data_dir + ": " + ec.message());
+  if (std::ifstream in{path}; in) {
+    std::string text;
+    std::getline(in, text);
+    auto key = hex_decode(text);
+    if (!key || key->size() != 32) return make_error(ErrorCode::kInternal, path.string() + " does not hold a 64-hex-character key");
+    return *key;
+  }
+  SodiumRandom random;
+  std::string key = random_bytes(random, 32);
+  std::string text = hex_encode(key) + "\n";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(ErrorCode::kInternal, "cannot create " + path.string());
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return make_error(ErrorCode::kInternal, "cannot write " + path.string());
+  log::info("secret_key_generated", {{"path", path.string()}});
+  return key;
+}
+
+Status Application::start() {
+  log::set_level(config_.log.level);
+  if (!initialize_crypto()) return make_error(ErrorCode::kInternal, "libsodium failed to initialise");
+  auto c = std::make_unique<Components>();
+
+  auto key = load_or_create_code_hash_key(config_);
+  if (!key.ok()) return key.take_error();
+
+  auto storage = open_storage(config_.storage);
+  if (!storage.ok()) return storage.take_error();
+  c->storage = std::move(storage.value());
+
+  auto sms = SmsRouter::from_config(config_.sms, c->metrics);
+  if (!sms.ok()) return sms.take_error();
+  c->sms = std::move(sms.value());
+
+  c->limits = std::make_unique<Limits>(config_.limits, c->metrics);
+  c->breaker = std::make_unique<SmsPumpingBreaker>(config_.limits.sms_pumping, c->metrics);
+  c->verification = std::make_unique<VerificationService>(config_.verification, c->storage->sessions(), *c->sms,
+                                                          *c->limits, *c->breaker, c->clock, c->random, c->metrics,
+                                                          std::move(key.value()));
+  c->accounts = std::make_unique<AccountService>(config_.accounts, c->storage->accounts(), *c->verification,
+                                                 *c->limits, c->clock, c->random, c->metrics);
+  add_api_routes(c->router, ApiServices{*c->verification, *c->accounts, *c->storage, c->metrics});
+
+  c->server = std::make_unique<HttpServer>(config_.server, c->router, c->metrics);
+  LK_RETURN_IF_ERROR(c->server->start());
+  c->server->set_access_log(config_.log.access_log);
+  VerificationService* verification = c->verification.get();
+  c->server->add_periodic_task(std::chrono::minutes(1), [verification] {
+    auto purged = verification->purge_expired(10'000);
+    if (!purged.ok()) log::warn("session_purge_failed", {{"reason", purged.error().message}});
+    else if (*purged > 0) log::info("sessions_purged", {{"count", *purged}});
+  });
+  components_ = std::move(c);
+  return {};
+}
+
+int Application::run() {
+  components_->server->run();
+  components_->server.reset();  // joins the handler pools
+  components_->storage->close();
+  return 0;
+}
+
+}  // namespace latchkey

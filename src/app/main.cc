@@ -1,0 +1,75 @@
+// latchkeyd: the Latchkey server. Parses the command line and hands over to the composition root.
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "app/application.h"
+#include "core/config.h"
+#include "core/logging.h"
+
+namespace {
+
+constexpr int kExitBadConfig = 2;
+constexpr int kExitStartFailed = 1;
+
+latchkey::Result<latchkey::Config> load(const std::string& path) {
+  if (path.empty()) return latchkey::default_config();
+  return latchkey::load_config_file(path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"latchkeyd: account registration and message relay for end-to-end encrypted messengers"};
+  app.require_subcommand(1);
+
+  std::string config_path, listen, data_dir;
+  auto* serve = app.add_subcommand("serve", "Run the server until SIGTERM or SIGINT");
+  serve->add_option("-c,--config", config_path, "TOML configuration file (default: built-in development defaults)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--listen", listen, "Override server.listen, e.g. 127.0.0.1:8080");
+  serve->add_option("--data-dir", data_dir, "Put every state file (database, outbox, secret key) in this folder");
+
+  std::string check_path;
+  auto* check = app.add_subcommand("check-config", "Validate a configuration file and list every problem");
+  check->add_option("-c,--config", check_path, "TOML configuration file")->required();
+
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*version) {
+    std::cout << "latchkeyd " << LATCHKEY_VERSION << "\n";
+    return 0;
+  }
+  if (*check) {
+    auto config = latchkey::load_config_file(check_path);
+    if (!config.ok()) {
+      std::cerr << config.error().message << "\n";
+      return kExitBadConfig;
+    }
+    std::cout << check_path << ": ok\n";
+    return 0;
+  }
+
+  auto config = load(config_path);
+  if (!config.ok()) {
+    std::cerr << "latchkeyd: the configuration has problems:\n" << config.error().message << "\n";
+    return kExitBadConfig;
+  }
+  if (!listen.empty()) config->server.listen = listen;
+  if (!data_dir.empty()) latchkey::relocate_state_files(*config, data_dir);
+  if (auto problems = latchkey::validate_config(*config); !problems.empty()) {
+    std::cerr << "latchkeyd: the configuration has problems:\n";
+    for (const auto& p : problems) std::cerr << p << "\n";
+    return kExitBadConfig;
+  }
+
+  latchkey::Application application(std::move(config.value()));
+  if (auto started = application.start(); !started.ok()) {
+    latchkey::log::error("start_failed", {{"reason", started.error().message}});
+    return kExitStartFailed;
+  }
+  return application.run();
+}

@@ -1,0 +1,57 @@
+#include "core/encoding.h"
+
+#include <sodium.h>
+
+namespace latchkey {
+namespace {
+
+std::string encode(std::string_view bytes, int variant) {
+  std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), variant);
+  out.resize(out.size() - 1);  // drop the terminating NUL
+  return out;
+}
+
+std::optional<std::string> decode(std::string_view text, int variant) {
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
+                        &len, &end, variant) != 0 ||
+      end != text.data() + text.size())
+    return std::nullopt;
+  out.resize(len);
+  return out;
+}
+
+}  // namespace
+
+std::string base64_encode(std::string_view bytes) { return encode(bytes, sodium_base64_VARIANT_ORIGINAL); }
+std::string base64url_encode(std::string_view bytes) { return encode(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING); }
+std::optional<std::string> base64_decode(std::string_view text) { return decode(text, sodium_base64_VARIANT_ORIGINAL); }
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  return decode(text, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+std::string hex_encode(std::string_view bytes) {
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  out.pop_back();
+  return out;
+}
+
+std::optional<std::string> hex_decode(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  std::string out(text.size() / 2, '\0');
+  size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr, &len,
+                     &end) != 0 ||
+      end != text.data() + text.size() || len != out.size())
+    return std::nullopt;
+  return out;
+}
+
+}  // namespace latchkey

@@ -1,0 +1,22 @@
+// Phone numbers parsed and normalised with Google's libphonenumber.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace latchkey {
+
+struct PhoneNumber {
+  std::string e164;          // "+33612345678"
+  std::string country_code;  // calling code, "33"
+  std::string region;        // ISO 3166 region, "FR" ("001" for non-geographic)
+};
+
+// Parses a number written in international form ("+33 6 12 34 56 78" is accepted and normalised).
+// kInvalidNumber: not a number, no leading '+', or not a valid number for its country per libphonenumber.
+// Thread-safe.
+Result<PhoneNumber> parse_phone_number(std::string_view text);
+
+}  // namespace latchkey

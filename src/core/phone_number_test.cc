@@ -1,0 +1,30 @@
+#include "core/phone_number.h"
+
+#include <gtest/gtest.h>
+
+namespace latchkey {
+namespace {
+
+TEST(PhoneNumberTest, NormalisesValidNumbers) {
+  auto n = parse_phone_number("+33 6 12 34 56 78");
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(n->e164, "+33612345678");
+  EXPECT_EQ(n->country_code, "33");
+  EXPECT_EQ(n->region, "FR");
+  auto us = parse_phone_number("+1 (202) 456-1111");
+  ASSERT_TRUE(us.ok());
+  EXPECT_EQ(us->e164, "+12024561111");
+  EXPECT_EQ(us->country_code, "1");
+}
+
+TEST(PhoneNumberTest, RejectsImpossibleNumbers) {
+  for (const char* bad : {"", "abc", "+", "+1", "0612345678", "+999999999999999", "+3361234567a", "+33 1",
+                          "+33612345678901234567890123456789012"}) {
+    auto n = parse_phone_number(bad);
+    ASSERT_FALSE(n.ok()) << bad;
+    EXPECT_EQ(n.error().code, ErrorCode::kInvalidNumber);
+  }
+}
+
+}  // namespace
+}  // namespace latchkey

@@ -1,0 +1,56 @@
+#include "net/api_routes.h"
+#include "net/request_parsing.h"
+
+namespace latchkey {
+namespace {
+
+Result<AuthenticatedDevice> authenticate(AccountService& accounts, const HttpRequest& request) {
+  auto credentials = basic_credentials(request);
+  if (!credentials.ok()) return credentials.take_error();
+  return accounts.authenticate(credentials->username, credentials->password);
+}
+
+nlohmann::json device_identity(const std::string& uuid, const std::string& number, std::uint32_t device_id) {
+  return {{"uuid", uuid}, {"number", number}, {"deviceId", device_id}};
+}
+
+}  // namespace
+
+void add_account_routes(Router& router, AccountService& accounts) {
+  router.add("POST", "/v1/registration", HandlerPool::kWorker, [&accounts](HttpRequest& request) {
+    auto credentials = basic_credentials(request);
+    if (!credentials.ok()) return HttpResponse::error(credentials.error());
+    auto body = parse_json_object(request.body);
+    if (!body.ok()) return HttpResponse::error(body.error());
+    auto session_id = required_string(*body, "", "sessionId", 64);
+    if (!session_id.ok()) return HttpResponse::error(session_id.error());
+    auto attributes = body->find("accountAttributes");
+    if (attributes == body->end() || !attributes->is_object())
+      return HttpResponse::error(make_error(ErrorCode::kMalformedRequest, "accountAttributes must be an object"));
+    auto registration_id = required_integer(*attributes, "accountAttributes", "registrationId");
+    if (!registration_id.ok()) return HttpResponse::error(registration_id.error());
+    auto name = optional_string(*attributes, "accountAttributes", "name", 64 * 1024);
+    if (!name.ok()) return HttpResponse::error(name.error());
+
+    RegistrationRequest r{credentials->username, credentials->password, *session_id, *registration_id, *name};
+    auto registered = accounts.register_account(r);
+    if (!registered.ok()) return HttpResponse::error(registered.error());
+    return HttpResponse::json(200, device_identity(registered->uuid, registered->number, registered->device_id));
+  });
+
+  router.add("GET", "/v1/accounts/whoami", HandlerPool::kWorker, [&accounts](HttpRequest& request) {
+    auto device = authenticate(accounts, request);
+    if (!device.ok()) return HttpResponse::error(device.error());
+    return HttpResponse::json(200, device_identity(device->uuid, device->number, device->device.id));
+  });
+
+  router.add("DELETE", "/v1/accounts/me", HandlerPool::kWorker, [&accounts](HttpRequest& request) {
+    auto device = authenticate(accounts, request);
+    if (!device.ok()) return HttpResponse::error(device.error());
+    Status deleted = accounts.delete_account(*device);
+    if (!deleted.ok()) return HttpResponse::error(deleted.error());
+    return HttpResponse::no_content();
+  });
+}
+
+}  // namespace latchkey

@@ -1,0 +1,36 @@
+// Reading request bodies and credentials. Every failure is a kMalformedRequest or kUnauthorized naming the
+// offending field, so clients learn exactly what was wrong.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "net/http_types.h"
+
+namespace latchkey {
+
+// The body as a JSON object. kMalformedRequest if it is not valid JSON or not an object.
+Result<nlohmann::json> parse_json_object(std::string_view body);
+
+// A required string member; kMalformedRequest if missing, not a string, or longer than max_bytes.
+Result<std::string> required_string(const nlohmann::json& object, const std::string& path, const char* key,
+                                    std::size_t max_bytes);
+// An optional string member: nullopt if absent or null; kMalformedRequest if present with another type.
+Result<std::optional<std::string>> optional_string(const nlohmann::json& object, const std::string& path,
+                                                   const char* key, std::size_t max_bytes);
+// A required integer member (JSON integer, not a float or string).
+Result<std::int64_t> required_integer(const nlohmann::json& object, const std::string& path, const char* key);
+
+struct BasicCredentials {
+  std::string username;
+  std::string password;
+};
+
+// Parses "Authorization: Basic base64(username:password)". kUnauthorized when missing or malformed.
+Result<BasicCredentials> basic_credentials(const HttpRequest& request);
+
+}  // namespace latchkey

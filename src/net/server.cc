@@ -1,0 +1,452 @@
+#include "net/server.h"
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "core/logging.h"
+
+namespace latchkey {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::use_awaitable;
+
+namespace {
+
+// One open connection, as the shutdown sequence sees it.
+struct Connection {
+  std::atomic<bool> busy{false};   // a request is being read, handled or written
+  std::function<void()> close;     // closes the socket on the connection's strand; set once at start
+};
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  auto addr = ep.address();
+  return addr.is_v6() ? "[" + addr.to_string() + "]:" + std::to_string(ep.port())
+                      : addr.to_string() + ":" + std::to_string(ep.port());
+}
+
+HttpResponse call_handler(const Route& route, HttpRequest& request) {
+  try {
+    return route.handler(request);
+  } catch (const std::exception& e) {
+    log::error("handler_failed", {{"route", route.pattern}, {"what", e.what()}});
+  } catch (...) {
+    log::error("handler_failed", {{"route", route.pattern}, {"what", "unknown exception"}});
+  }
+  return HttpResponse::error(make_error(ErrorCode::kInternal, "internal error"));
+}
+
+// Runs `route` on `pool` and resumes the calling coroutine on its own executor with the response.
+template <class Pool>
+asio::awaitable<HttpResponse> run_on_pool(Pool& pool, const Route& route, HttpRequest& request) {
+  auto executor = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(HttpResponse)>(
+      [&pool, &route, &request, executor](auto handler) mutable {
+        auto work = asio::make_work_guard(executor);
+        asio::post(pool, [handler = std::move(handler), work = std::move(work), &route, &request]() mutable {
+          HttpResponse response = call_handler(route, request);
+          auto resume_on = asio::get_associated_executor(handler);
+          asio::post(resume_on, [handler = std::move(handler), response = std::move(response)]() mutable {
+            handler(std::move(response));
+          });
+        });
+      },
+      use_awaitable);
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(const ServerConfig& c, const Router& r, MetricsRegistry& m)
+      : config(c),
+        router(r),
+        metrics(m),
+        ioc(std::max(1, c.io_threads)),
+        workers(static_cast<std::size_t>(c.worker_threads)),
+        outbound(static_cast<std::size_t>(c.outbound_threads)),
+        acceptor(ioc),
+        signals(ioc, SIGINT, SIGTERM),
+        grace_timer(ioc),
+        open_connections(m.gauge("latchkey_http_open_connections", "Open client connections")) {}
+
+  const ServerConfig& config;
+  const Router& router;
+  MetricsRegistry& metrics;
+  asio::io_context ioc;
+  asio::thread_pool workers;
+  asio::thread_pool outbound;
+  tcp::acceptor acceptor;
+  std::optional<asio::ssl::context> tls;
+  asio::signal_set signals;
+  asio::steady_timer grace_timer;
+  std::vector<std::unique_ptr<asio::steady_timer>> periodic_timers;
+  std::atomic<bool> stopping{false};
+  Gauge& open_connections;
+
+  std::mutex connections_mutex;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;  // guarded by connections_mutex
+  std::uint64_t next_connection_id = 0;                                         // guarded by connections_mutex
+
+  std::string client_ip_of(const std::string& peer, const HttpRequest& request) const {
+    if (config.client_ip_header.empty()) return peer;
+    std::string name = config.client_ip_header;
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string* forwarded = request.header(name);
+    if (!forwarded || forwarded->empty()) return peer;
+    std::string first = forwarded->substr(0, forwarded->find(','));
+    auto b = first.find_first_not_of(' ');
+    auto e = first.find_last_not_of(' ');
+    return b == std::string::npos ? peer : first.substr(b, e - b + 1);
+  }
+
+  asio::awaitable<HttpResponse> dispatch(HttpRequest& request, std::string& route_label) {
+    auto match = router.match(request.method, request.path);
+    if (!match.route) {
+      route_label = "unmatched";
+      if (!match.allowed_methods.empty()) {
+        HttpResponse r = HttpResponse::error(
+            make_error(ErrorCode::kMethodNotAllowed, request.method + " is not allowed on this path"));
+        r.headers.emplace_back("Allow", match.allowed_methods);
+        co_return r;
+      }
+      co_return HttpResponse::error(make_error(ErrorCode::kNotFound, "no such endpoint"));
+    }
+    route_label = match.route->pattern;
+    request.path_params = std::move(match.params);
+    switch (match.route->pool) {
+      case HandlerPool::kInline: co_return call_handler(*match.route, request);
+      case HandlerPool::kWorker: co_return co_await run_on_pool(workers, *match.route, request);
+      case HandlerPool::kOutbound: co_return co_await run_on_pool(outbound, *match.route, request);
+    }
+    co_return HttpResponse::error(make_error(ErrorCode::kInternal, "unknown handler pool"));
+  }
+
+  void record(const std::string& route, const std::string& method, int status, double seconds) {
+    metrics
+        .counter("latchkey_http_requests_total", "HTTP requests by route, method and status",
+                 {{"route", route}, {"method", method}, {"status", std::to_string(status)}})
+        .inc();
+    metrics.histogram("latchkey_http_request_seconds", "HTTP request latency by route", {{"route", route}})
+        .observe(seconds);
+  }
+
+  template <class Stream>
+  asio::awaitable<void> write_error_and_close(Stream& stream, int status, ErrorCode code, const char* message) {
+    HttpResponse r = HttpResponse::error(make_error(code, message));
+    http::response<http::string_body> res{static_cast<http::status>(status), 11};
+    res.set(http::field::content_type, r.content_type);
+    res.set(http::field::connection, "close");
+    res.body() = std::move(r.body);
+    res.prepare_payload();
+    beast::get_lowest_layer(stream).expires_after(config.read_timeout);
+    beast::error_code ec;
+    co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+  }
+
+  // Serves requests on one connection until the client closes, an error, a timeout or shutdown.
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream, Connection& connection, const std::string& peer) {
+    beast::flat_buffer buffer(std::max<std::size_t>(8192, config.max_header_bytes));
+    for (;;) {
+      if (buffer.size() == 0) {
+        connection.busy = false;
+        if (stopping) co_return;
+        beast::get_lowest_layer(stream).expires_after(config.idle_timeout);
+        beast::error_code ec;
+        std::size_t n = co_await stream.async_read_some(buffer.prepare(4096), asio::redirect_error(use_awaitable, ec));
+        if (ec) co_return;
+        buffer.commit(n);
+      }
+      connection.busy = true;
+      auto started = std::chrono::steady_clock::now();
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
+      parser.body_limit(config.max_body_bytes);
+      beast::get_lowest_layer(stream).expires_after(config.read_timeout);
+      beast::error_code ec;
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        record("unmatched", "?", 413, 0);
+        co_await write_error_and_close(stream, 413, ErrorCode::kPayloadTooLarge, "the request body is too large");
+        co_return;
+      }
+      if (ec == http::error::header_limit) {
+        record("unmatched", "?", 431, 0);
+        co_await write_error_and_close(stream, 431, ErrorCode::kMalformedRequest, "the request headers are too large");
+        co_return;
+      }
+      if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
+          ec != http::error::partial_message) {
+        record("unmatched", "?", 400, 0);
+        co_await write_error_and_close(stream, 400, ErrorCode::kMalformedRequest, "the request is not valid HTTP/1.1");
+        co_return;
+      }
+      if (ec) co_return;  // closed, reset or timed out mid-request
+
+      auto& req = parser.get();
+      HttpRequest request;
+      request.method = std::string(req.method_string());
+      std::string_view target(req.target().data(), req.target().size());
+      auto question = target.find('?');
+      request.path = std::string(target.substr(0, question));
+      if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+      request.headers.reserve(8);
+      for (const auto& field : req) {
+        std::string name(field.name_string());
+        for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        request.headers.emplace_back(std::move(name), std::string(field.value()));
+      }
+      request.body = std::move(req.body());
+      request.client_ip = client_ip_of(peer, request);
+
+      std::string route_label;
+      HttpResponse response = co_await dispatch(request, route_label);
+
+      bool keep_alive = req.keep_alive() && !stopping;
+      http::response<http::string_body> res{static_cast<http::status>(response.status), req.version()};
+      res.set(http::field::server, "latchkeyd");
+      if (!response.content_type.empty()) res.set(http::field::content_type, response.content_type);
+      res.set(http::field::cache_control, "no-store");
+      for (auto& [name, value] : response.headers) res.set(name, value);
+      res.body() = std::move(response.body);
+      res.keep_alive(keep_alive);
+      res.prepare_payload();
+      beast::get_lowest_layer(stream).expires_after(config.read_timeout);
+      co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      record(route_label, request.method, response.status, seconds);
+      if (config_access_log)
+        log::info("http_request", {{"method", request.method},
+                                   {"route", route_label},
+                                   {"status", response.status},
+                                   {"ms", seconds * 1000},
+                                   {"client_ip", request.client_ip}});
+      if (ec || !keep_alive) co_return;
+    }
+  }
+
+  bool config_access_log = false;
+
+  std::shared_ptr<Connection> register_connection(std::uint64_t& id) {
+    auto c = std::make_shared<Connection>();
+    std::lock_guard lock(connections_mutex);
+    id = next_connection_id++;
+    connections.emplace(id, c);
+    open_connections.set(static_cast<std::int64_t>(connections.size()));
+    return c;
+  }
+
+  void unregister_connection(std::uint64_t id) {
+    bool last = false;
+    {
+      std::lock_guard lock(connections_mutex);
+      connections.erase(id);
+      open_connections.set(static_cast<std::int64_t>(connections.size()));
+      last = connections.empty();
+    }
+    if (last && stopping) asio::post(ioc, [this] { grace_timer.cancel(); });
+  }
+
+  std::size_t connection_count() {
+    std::lock_guard lock(connections_mutex);
+    return connections.size();
+  }
+
+  asio::awaitable<void> run_connection(tcp::socket socket) {
+    std::uint64_t id = 0;
+    auto connection = register_connection(id);
+    beast::error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    std::string peer = ec ? "unknown" : remote.address().to_string();
+    auto executor = socket.get_executor();
+    try {
+      if (tls) {
+        auto stream = std::make_shared<beast::ssl_stream<beast::tcp_stream>>(std::move(socket), *tls);
+        std::weak_ptr<beast::ssl_stream<beast::tcp_stream>> weak = stream;
+        connection->close = [executor, weak] {
+          asio::post(executor, [weak] {
+            if (auto s = weak.lock()) beast::get_lowest_layer(*s).close();
+          });
+        };
+        beast::get_lowest_layer(*stream).expires_after(config.read_timeout);
+        co_await stream->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+        if (!ec) {
+          co_await serve(*stream, *connection, peer);
+          beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(2));
+          co_await stream->async_shutdown(asio::redirect_error(use_awaitable, ec));
+        }
+      } else {
+        auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+        std::weak_ptr<beast::tcp_stream> weak = stream;
+        connection->close = [executor, weak] {
+          asio::post(executor, [weak] {
+            if (auto s = weak.lock()) s->close();
+          });
+        };
+        co_await serve(*stream, *connection, peer);
+        stream->socket().shutdown(tcp::socket::shutdown_send, ec);
+      }
+    } catch (const std::exception& e) {
+      log::debug("connection_failed", {{"what", e.what()}});
+    }
+    unregister_connection(id);
+  }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      beast::error_code ec;
+      tcp::socket socket = co_await acceptor.async_accept(asio::make_strand(ioc), asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || stopping) co_return;
+        log::warn("accept_failed", {{"error", ec.message()}});
+        asio::steady_timer pause(ioc, std::chrono::milliseconds(50));
+        co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      if (connection_count() >= config.max_connections) {
+        socket.close(ec);
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, run_connection(std::move(socket)), asio::detached);
+    }
+  }
+
+  void begin_shutdown() {
+    if (stopping.exchange(true)) return;
+    log::info("shutdown_started", {{"open_connections", connection_count()}});
+    beast::error_code ec;
+    acceptor.close(ec);
+    signals.cancel(ec);
+    for (auto& t : periodic_timers) t->cancel();
+    std::vector<std::shared_ptr<Connection>> idle;
+    {
+      std::lock_guard lock(connections_mutex);
+      for (auto& [id, c] : connections)
+        if (!c->busy && c->close) idle.push_back(c);
+    }
+    for (auto& c : idle) c->close();  // sending happens outside the registry lock
+    if (connection_count() == 0) return;
+    grace_timer.expires_after(config.shutdown_grace);
+    grace_timer.async_wait([this](beast::error_code ec) {
+      if (ec) return;  // every connection finished in time
+      log::warn("shutdown_grace_expired", {{"open_connections", connection_count()}});
+      ioc.stop();
+    });
+  }
+};
+
+HttpServer::HttpServer(const ServerConfig& config, const Router& router, MetricsRegistry& metrics)
+    : impl_(std::make_unique<Impl>(config, router, metrics)) {}
+
+HttpServer::~HttpServer() {
+  if (impl_) {
+    impl_->workers.join();
+    impl_->outbound.join();
+  }
+}
+
+Status HttpServer::start() {
+  Impl& s = *impl_;
+  const std::string& listen = s.config.listen;
+  auto colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  std::string port = listen.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  beast::error_code ec;
+  tcp::resolver resolver(s.ioc);
+  auto results = resolver.resolve(host, port, tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty())
+    return make_error(ErrorCode::kInternal, "server.listen: cannot resolve \"" + listen + "\": " + ec.message());
+  tcp::endpoint endpoint = results.begin()->endpoint();
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(endpoint, ec);
+  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return make_error(ErrorCode::kInternal, "server.listen: cannot listen on " + listen + ": " + ec.message());
+
+  if (!s.config.tls_certificate.empty()) {
+    s.tls.emplace(asio::ssl::context::tls_server);
+    s.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                       asio::ssl::context::single_dh_use);
+    s.tls->use_certificate_chain_file(s.config.tls_certificate, ec);
+    if (ec) return make_error(ErrorCode::kInternal, "server.tls_certificate: " + ec.message());
+    s.tls->use_private_key_file(s.config.tls_private_key, asio::ssl::context::pem, ec);
+    if (ec) return make_error(ErrorCode::kInternal, "server.tls_private_key: " + ec.message());
+  }
+  return {};
+}
+
+std::string HttpServer::local_address() const {
+  beast::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? std::string() : endpoint_text(ep);
+}
+
+void HttpServer::add_periodic_task(Duration interval, std::function<void()> task) {
+  Impl& s = *impl_;
+  auto timer = std::make_unique<asio::steady_timer>(s.ioc);
+  asio::steady_timer* t = timer.get();
+  s.periodic_timers.push_back(std::move(timer));
+  asio::co_spawn(
+      s.ioc,
+      [&s, t, interval, task = std::move(task)]() -> asio::awaitable<void> {
+        for (;;) {
+          t->expires_after(interval);
+          beast::error_code ec;
+          co_await t->async_wait(asio::redirect_error(use_awaitable, ec));
+          if (ec || s.stopping) co_return;
+          asio::post(s.workers, [task] {
+            try {
+              task();
+            } catch (const std::exception& e) {
+              log::error("periodic_task_failed", {{"what", e.what()}});
+            }
+          });
+        }
+      },
+      asio::detached);
+}
+
+void HttpServer::run() {
+  Impl& s = *impl_;
+  s.signals.async_wait([&s](beast::error_code ec, int signal) {
+    if (ec) return;
+    log::info("signal_received", {{"signal", signal}});
+    s.begin_shutdown();
+  });
+  asio::co_spawn(s.ioc, s.accept_loop(), asio::detached);
+  log::info("listening", {{"address", local_address()}, {"tls", s.tls.has_value()}});
+  std::vector<std::thread> threads;
+  for (int i = 1; i < s.config.io_threads; ++i) threads.emplace_back([&s] { s.ioc.run(); });
+  s.ioc.run();
+  for (auto& t : threads) t.join();
+  s.workers.join();
+  s.outbound.join();
+  log::info("shutdown_complete");
+}
+
+void HttpServer::set_access_log(bool enabled) { impl_->config_access_log = enabled; }
+
+void HttpServer::stop() {
+  asio::post(impl_->ioc, [this] { impl_->begin_shutdown(); });
+}
+
+}  // namespace latchkey

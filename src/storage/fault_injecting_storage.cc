@@ -1,0 +1,142 @@
+#include "storage/fault_injecting_storage.h"
+
+#include <utility>
+
+namespace latchkey {
+namespace {
+
+Error injected_write_failure() {
+  return make_error(ErrorCode::kUnavailable, "injected storage write failure");
+}
+Error injected_read_failure() { return make_error(ErrorCode::kUnavailable, "injected storage read failure"); }
+
+}  // namespace
+
+class FaultInjectingStorage::SessionStore final : public VerificationSessionStore {
+ public:
+  SessionStore(FaultInjectingStorage& owner, VerificationSessionStore& inner)
+      : owner_(owner), inner_(inner) {}
+
+  Status insert(const VerificationSession& session) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.insert(session);
+  }
+  Result<std::optional<VerificationSession>> find(const std::string& id) override {
+    LK_RETURN_IF_ERROR(owner_.admit_read());
+    return inner_.find(id);
+  }
+  Status update(const VerificationSession& session) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.update(session);
+  }
+  Result<int> delete_expired(EpochMillis now, int limit) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.delete_expired(now, limit);
+  }
+
+ private:
+  FaultInjectingStorage& owner_;
+  VerificationSessionStore& inner_;
+};
+
+class FaultInjectingStorage::AccountStoreWrapper final : public AccountStore {
+ public:
+  AccountStoreWrapper(FaultInjectingStorage& owner, AccountStore& inner) : owner_(owner), inner_(inner) {}
+
+  Result<RegistrationRecord> create_or_replace(const std::string& number, const std::string& new_uuid,
+                                               const Device& primary, EpochMillis now) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.create_or_replace(number, new_uuid, primary, now);
+  }
+  Result<std::optional<Account>> find_by_uuid(const std::string& uuid) override {
+    LK_RETURN_IF_ERROR(owner_.admit_read());
+    return inner_.find_by_uuid(uuid);
+  }
+  Result<std::optional<Account>> find_by_number(const std::string& number) override {
+    LK_RETURN_IF_ERROR(owner_.admit_read());
+    return inner_.find_by_number(number);
+  }
+  Result<std::optional<Device>> find_device(const std::string& uuid, std::uint32_t device_id) override {
+    LK_RETURN_IF_ERROR(owner_.admit_read());
+    return inner_.find_device(uuid, device_id);
+  }
+  Status touch_device(const std::string& uuid, std::uint32_t device_id, EpochMillis now) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.touch_device(uuid, device_id, now);
+  }
+  Status delete_account(const std::string& uuid) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.delete_account(uuid);
+  }
+
+ private:
+  FaultInjectingStorage& owner_;
+  AccountStore& inner_;
+};
+
+FaultInjectingStorage::FaultInjectingStorage(std::unique_ptr<Storage> inner)
+    : inner_(std::move(inner)),
+      sessions_(std::make_unique<SessionStore>(*this, inner_->sessions())),
+      accounts_(std::make_unique<AccountStoreWrapper>(*this, inner_->accounts())) {}
+
+FaultInjectingStorage::~FaultInjectingStorage() = default;
+
+VerificationSessionStore& FaultInjectingStorage::sessions() { return *sessions_; }
+AccountStore& FaultInjectingStorage::accounts() { return *accounts_; }
+
+Status FaultInjectingStorage::check_health() {
+  LK_RETURN_IF_ERROR(admit_read());
+  return inner_->check_health();
+}
+
+void FaultInjectingStorage::close() { inner_->close(); }
+
+void FaultInjectingStorage::fail_nth_write(int n) {
+  std::lock_guard lock(mutex_);
+  writes_until_failure_ = n > 0 ? n : 0;
+}
+
+void FaultInjectingStorage::fail_all_writes(bool on) {
+  std::lock_guard lock(mutex_);
+  fail_all_writes_ = on;
+}
+
+void FaultInjectingStorage::fail_all_reads(bool on) {
+  std::lock_guard lock(mutex_);
+  fail_all_reads_ = on;
+}
+
+void FaultInjectingStorage::clear_faults() {
+  std::lock_guard lock(mutex_);
+  writes_until_failure_ = 0;
+  fail_all_writes_ = false;
+  fail_all_reads_ = false;
+}
+
+int FaultInjectingStorage::writes_attempted() const {
+  std::lock_guard lock(mutex_);
+  return writes_attempted_;
+}
+
+int FaultInjectingStorage::writes_failed() const {
+  std::lock_guard lock(mutex_);
+  return writes_failed_;
+}
+
+Status FaultInjectingStorage::admit_write() {
+  std::lock_guard lock(mutex_);
+  ++writes_attempted_;
+  bool fail = fail_all_writes_;
+  if (writes_until_failure_ > 0 && --writes_until_failure_ == 0) fail = true;
+  if (!fail) return {};
+  ++writes_failed_;
+  return injected_write_failure();
+}
+
+Status FaultInjectingStorage::admit_read() {
+  std::lock_guard lock(mutex_);
+  if (fail_all_reads_) return injected_read_failure();
+  return {};
+}
+
+}  // namespace latchkey

@@ -1,0 +1,569 @@
+#include "storage/sqlite/sqlite_database.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <utility>
+
+namespace latchkey {
+namespace {
+
+// One schema step. Versions are consecutive from 1; a migration is never edited once released, only followed
+// by a new one.
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE verification_sessions (
+  id TEXT NOT NULL PRIMARY KEY,
+  version INTEGER NOT NULL,
+  number TEXT NOT NULL,
+  country_code TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  pow_challenge BLOB NOT NULL,
+  pow_bits INTEGER NOT NULL,
+  pow_passed INTEGER NOT NULL,
+  code_hash BLOB NOT NULL,
+  code_expires_at INTEGER NOT NULL,
+  code_attempts INTEGER NOT NULL,
+  sms_sent INTEGER NOT NULL,
+  calls_made INTEGER NOT NULL,
+  next_sms_at INTEGER NOT NULL,
+  next_call_at INTEGER NOT NULL,
+  last_provider TEXT NOT NULL,
+  verified_at INTEGER NOT NULL,
+  consumed_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX verification_sessions_by_expires_at ON verification_sessions (expires_at);
+
+CREATE TABLE accounts (
+  uuid TEXT NOT NULL PRIMARY KEY,
+  number TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE devices (
+  account_uuid TEXT NOT NULL REFERENCES accounts (uuid) ON DELETE CASCADE,
+  device_id INTEGER NOT NULL,
+  password_hash BLOB NOT NULL,
+  registration_id INTEGER NOT NULL,
+  name BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  PRIMARY KEY (account_uuid, device_id)
+) WITHOUT ROWID;
+)sql"},
+};
+
+constexpr std::string_view kSavepoint = "SAVEPOINT batch_write";
+constexpr std::string_view kReleaseSavepoint = "RELEASE batch_write";
+constexpr std::string_view kRollbackToSavepoint = "ROLLBACK TO batch_write";
+
+std::int64_t now_epoch_millis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Error with_context(Error error, const std::string& context) {
+  error.message = context + ": " + error.message;
+  return error;
+}
+
+// Creates the parent directory and an empty file readable by the owner only, if they are missing. SQLite
+// creates the -wal and -shm files with the mode of the database file.
+Status prepare_file(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec)
+      return make_error(ErrorCode::kInternal, "creating directory " + parent.string() + ": " + ec.message());
+  }
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+  } else if (errno != EEXIST) {
+    return make_error(ErrorCode::kInternal, "creating " + path + ": " + std::strerror(errno));
+  }
+  return {};
+}
+
+// Applies the migrations the file lacks, all in one transaction. Answers the resulting schema version.
+Result<int> migrate(SqliteConnection& connection, const std::string& path) {
+  const int latest = SqliteDatabase::latest_schema_version();
+  auto fail = [&](Error error) -> Result<int> {
+    if (connection.in_transaction()) (void)connection.execute("ROLLBACK", "rolling back migrations");
+    return with_context(std::move(error), path);
+  };
+
+  Status begun = connection.execute("BEGIN IMMEDIATE", "beginning migrations");
+  if (!begun.ok()) return fail(begun.take_error());
+  Status created = connection.execute(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)",
+      "creating schema_migrations");
+  if (!created.ok()) return fail(created.take_error());
+
+  std::set<int> applied;
+  {
+    auto select = connection.prepare("SELECT version FROM schema_migrations ORDER BY version");
+    if (!select.ok()) return fail(select.take_error());
+    for (;;) {
+      Result<bool> row = select->step("reading schema_migrations");
+      if (!row.ok()) return fail(row.take_error());
+      if (!*row) break;
+      applied.insert(static_cast<int>(select->column_int64(0)));
+    }
+  }
+  if (!applied.empty() && *applied.rbegin() > latest) {
+    return fail(make_error(ErrorCode::kInternal, "database schema version " +
+                                                     std::to_string(*applied.rbegin()) +
+                                                     " is newer than this build supports (" +
+                                                     std::to_string(latest) + "); refusing to open it"));
+  }
+
+  for (const Migration& migration : kMigrations) {
+    if (applied.count(migration.version) != 0) continue;
+    const std::string what = "applying migration " + std::to_string(migration.version);
+    Status ran = connection.execute_script(migration.sql, what);
+    if (!ran.ok()) return fail(ran.take_error());
+    auto insert = connection.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)");
+    if (!insert.ok()) return fail(insert.take_error());
+    insert->bind_int64(1, migration.version);
+    insert->bind_int64(2, now_epoch_millis());
+    Result<int> inserted = insert->run("recording migration");
+    if (!inserted.ok()) return fail(inserted.take_error());
+    applied.insert(migration.version);
+  }
+
+  Status committed = connection.execute("COMMIT", "committing migrations");
+  if (!committed.ok()) return fail(committed.take_error());
+  return applied.empty() ? 0 : *applied.rbegin();
+}
+
+// Runs a closure, turning an escaped exception into an error so the writer survives it.
+Status run_guarded(const std::function<Status(SqliteConnection&)>& function, SqliteConnection& connection) {
+  try {
+    return function(connection);
+  } catch (const std::exception&) {
+    return make_error(ErrorCode::kInternal, "storage operation failed with an exception");
+  }
+}
+
+}  // namespace
+
+Error sqlite_error(int result_code, sqlite3* db, std::string_view what) {
+  const int primary = result_code & 0xff;
+  const ErrorCode code =
+      (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) ? ErrorCode::kUnavailable : ErrorCode::kInternal;
+  const char* detail = (db != nullptr && sqlite3_extended_errcode(db) == result_code)
+                           ? sqlite3_errmsg(db)
+                           : sqlite3_errstr(result_code);
+  std::string message(what);
+  message += ": ";
+  message += detail;
+  return make_error(code, std::move(message));
+}
+
+// ---- SqliteStatement ----
+
+SqliteStatement::SqliteStatement(sqlite3_stmt* statement, sqlite3* db, bool* in_use)
+    : statement_(statement), db_(db), in_use_(in_use), bind_result_(SQLITE_OK) {}
+
+SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
+    : statement_(std::exchange(other.statement_, nullptr)),
+      db_(other.db_),
+      in_use_(std::exchange(other.in_use_, nullptr)),
+      bind_result_(other.bind_result_) {}
+
+SqliteStatement::~SqliteStatement() {
+  if (statement_ == nullptr) return;
+  if (in_use_ != nullptr) {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+    *in_use_ = false;
+  } else {
+    sqlite3_finalize(statement_);
+  }
+}
+
+void SqliteStatement::bind_int64(int index, std::int64_t value) {
+  const int rc = sqlite3_bind_int64(statement_, index, value);
+  if (rc != SQLITE_OK && bind_result_ == SQLITE_OK) bind_result_ = rc;
+}
+
+void SqliteStatement::bind_text(int index, std::string_view value) {
+  const char* data = value.data() != nullptr ? value.data() : "";
+  const int rc = sqlite3_bind_text(statement_, index, data, static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK && bind_result_ == SQLITE_OK) bind_result_ = rc;
+}
+
+void SqliteStatement::bind_blob(int index, std::string_view value) {
+  const int rc = value.empty() ? sqlite3_bind_zeroblob(statement_, index, 0)
+                               : sqlite3_bind_blob(statement_, index, value.data(),
+                                                   static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK && bind_result_ == SQLITE_OK) bind_result_ = rc;
+}
+
+Result<bool> SqliteStatement::step(std::string_view what) {
+  if (bind_result_ != SQLITE_OK) return sqlite_error(bind_result_, nullptr, what);
+  const int rc = sqlite3_step(statement_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return sqlite_error(rc, db_, what);
+}
+
+Result<int> SqliteStatement::run(std::string_view what) {
+  for (;;) {
+    Result<bool> row = step(what);
+    if (!row.ok()) return row.take_error();
+    if (!*row) break;
+  }
+  return sqlite3_changes(db_);
+}
+
+std::int64_t SqliteStatement::column_int64(int column) const {
+  return sqlite3_column_int64(statement_, column);
+}
+
+std::string SqliteStatement::column_text(int column) const {
+  const unsigned char* text = sqlite3_column_text(statement_, column);
+  if (text == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(text),
+                     static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
+}
+
+std::string SqliteStatement::column_blob(int column) const {
+  const void* blob = sqlite3_column_blob(statement_, column);
+  if (blob == nullptr) return {};
+  return std::string(static_cast<const char*>(blob),
+                     static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
+}
+
+// ---- SqliteConnection ----
+
+Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::string& path, bool read_only,
+                                                                 int busy_timeout_ms) {
+  sqlite3* db = nullptr;
+  const int flags =
+      (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Error error = sqlite_error(rc, db, "opening " + path);
+    error.code = ErrorCode::kInternal;
+    sqlite3_close_v2(db);
+    return error;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  return std::unique_ptr<SqliteConnection>(new SqliteConnection(db));
+}
+
+SqliteConnection::~SqliteConnection() {
+  for (auto& [sql, cached] : statements_) sqlite3_finalize(cached.statement);
+  sqlite3_close_v2(db_);
+}
+
+Result<SqliteStatement> SqliteConnection::prepare(std::string_view sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    sqlite3_stmt* statement = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &statement, nullptr);
+    if (rc != SQLITE_OK) return sqlite_error(rc, db_, "preparing a statement");
+    it = statements_.emplace(std::string(sql), CachedStatement{statement, false}).first;
+  }
+  if (it->second.in_use) {
+    sqlite3_stmt* statement = nullptr;
+    const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
+    if (rc != SQLITE_OK) return sqlite_error(rc, db_, "preparing a statement");
+    return SqliteStatement(statement, db_, nullptr);
+  }
+  it->second.in_use = true;
+  return SqliteStatement(it->second.statement, db_, &it->second.in_use);
+}
+
+Status SqliteConnection::execute(std::string_view sql, std::string_view what) {
+  auto statement = prepare(sql);
+  if (!statement.ok()) return with_context(statement.take_error(), std::string(what));
+  Result<int> ran = statement->run(what);
+  if (!ran.ok()) return ran.take_error();
+  return {};
+}
+
+Status SqliteConnection::execute_script(const std::string& sql, std::string_view what) {
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
+  if (rc == SQLITE_OK) return {};
+  Error error = sqlite_error(rc, db_, what);
+  if (message != nullptr) {
+    error.message = std::string(what) + ": " + message;
+    sqlite3_free(message);
+  }
+  return error;
+}
+
+bool SqliteConnection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+// ---- SqliteDatabase ----
+
+int SqliteDatabase::latest_schema_version() { return std::end(kMigrations)[-1].version; }
+
+Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig& config) {
+  const std::string& path = config.sqlite_path;
+  std::string synchronous;
+  if (config.sqlite_synchronous == "full") {
+    synchronous = "PRAGMA synchronous = FULL";
+  } else if (config.sqlite_synchronous == "normal") {
+    synchronous = "PRAGMA synchronous = NORMAL";
+  } else {
+    return make_error(ErrorCode::kInternal, "storage.sqlite_synchronous must be \"full\" or \"normal\"");
+  }
+  if (config.write_batch_max < 1) {
+    return make_error(ErrorCode::kInternal, "storage.write_batch_max must be at least 1");
+  }
+  if (config.read_connections < 1) {
+    return make_error(ErrorCode::kInternal, "storage.read_connections must be at least 1");
+  }
+  if (path.empty() || path == ":memory:") {
+    return make_error(ErrorCode::kInternal, "storage.sqlite_path must name a file");
+  }
+
+  LK_RETURN_IF_ERROR(prepare_file(path));
+  auto opened = SqliteConnection::open(path, /*read_only=*/false, config.sqlite_busy_timeout_ms);
+  if (!opened.ok()) return opened.take_error();
+  std::unique_ptr<SqliteConnection> connection = std::move(opened).value();
+
+  auto fail = [&path](Error error) -> Error {
+    error.code = ErrorCode::kInternal;
+    return with_context(std::move(error), path);
+  };
+  {
+    auto journal = connection->prepare("PRAGMA journal_mode = WAL");
+    if (!journal.ok()) return fail(journal.take_error());
+    Result<bool> row = journal->step("setting journal_mode");
+    if (!row.ok()) return fail(row.take_error());
+    if (!*row || journal->column_text(0) != "wal") {
+      return fail(make_error(ErrorCode::kInternal, "setting journal_mode: the file refused WAL mode"));
+    }
+  }
+  Status set = connection->execute(synchronous, "setting synchronous");
+  if (!set.ok()) return fail(set.take_error());
+  set = connection->execute("PRAGMA foreign_keys = ON", "enabling foreign keys");
+  if (!set.ok()) return fail(set.take_error());
+
+  Result<int> version = migrate(*connection, path);
+  if (!version.ok()) {
+    Error error = version.take_error();
+    error.code = ErrorCode::kInternal;
+    return error;
+  }
+  return std::unique_ptr<SqliteDatabase>(new SqliteDatabase(config, std::move(connection), *version));
+}
+
+SqliteDatabase::SqliteDatabase(const StorageConfig& config,
+                               std::unique_ptr<SqliteConnection> writer_connection, int schema_version)
+    : path_(config.sqlite_path),
+      busy_timeout_ms_(config.sqlite_busy_timeout_ms),
+      write_batch_max_(static_cast<std::size_t>(config.write_batch_max)),
+      read_connections_max_(config.read_connections),
+      schema_version_(schema_version),
+      writer_connection_(std::move(writer_connection)) {
+  writer_ = std::thread([this] { run_writer(); });
+}
+
+SqliteDatabase::~SqliteDatabase() { close(); }
+
+Status SqliteDatabase::write(WriteFunction function) {
+  std::future<Status> done;
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (writes_closed_) return make_error(ErrorCode::kUnavailable, "storage is closed");
+    queue_.push_back(PendingWrite{std::move(function), {}});
+    done = queue_.back().done.get_future();
+  }
+  queue_changed_.notify_one();
+  return done.get();
+}
+
+void SqliteDatabase::run_writer() {
+  std::vector<PendingWrite> batch;
+  batch.reserve(write_batch_max_);
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mutex_);
+      queue_changed_.wait(lock, [this] { return !queue_.empty() || writes_closed_; });
+      if (queue_.empty()) return;  // closed and drained
+      while (!queue_.empty() && batch.size() < write_batch_max_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit_batch(batch);
+    batch.clear();
+  }
+}
+
+void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
+  SqliteConnection& connection = *writer_connection_;
+  std::vector<Status> results(batch.size());
+  std::optional<Error> batch_error;  // set when nothing in the batch was committed
+
+  Status begun = connection.execute("BEGIN IMMEDIATE", "beginning a write transaction");
+  if (!begun.ok()) batch_error = begun.take_error();
+
+  for (std::size_t i = 0; i < batch.size() && !batch_error; ++i) {
+    Status opened = connection.execute(kSavepoint, "opening a savepoint");
+    if (!opened.ok()) {
+      batch_error = opened.take_error();
+      break;
+    }
+    results[i] = run_guarded(batch[i].function, connection);
+    if (!connection.in_transaction()) {
+      // SQLite rolled the whole transaction back (I/O error, disk full, ...): the earlier closures are lost
+      // too.
+      batch_error = make_error(ErrorCode::kInternal, "the write transaction was rolled back by SQLite");
+      break;
+    }
+    if (!results[i].ok()) {
+      Status rolled_back = connection.execute(kRollbackToSavepoint, "rolling back a savepoint");
+      if (!rolled_back.ok()) {
+        batch_error = rolled_back.take_error();
+        break;
+      }
+    }
+    Status released = connection.execute(kReleaseSavepoint, "releasing a savepoint");
+    if (!released.ok()) batch_error = released.take_error();
+  }
+
+  if (!batch_error) {
+    Status committed = connection.execute("COMMIT", "committing a write batch");
+    if (!committed.ok()) batch_error = committed.take_error();
+  }
+  if (batch_error) {
+    if (connection.in_transaction()) (void)connection.execute("ROLLBACK", "rolling back a write batch");
+    batch_error->code = ErrorCode::kInternal;
+  }
+
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (batch_error) {
+      stats_.writes_failed += batch.size();
+    } else {
+      ++stats_.batches_committed;
+      for (const Status& result : results) {
+        if (result.ok()) {
+          ++stats_.writes_committed;
+        } else {
+          ++stats_.writes_failed;
+        }
+      }
+    }
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch[i].done.set_value(batch_error ? Status(*batch_error) : std::move(results[i]));
+  }
+}
+
+Result<std::unique_ptr<SqliteConnection>> SqliteDatabase::acquire_reader() {
+  std::unique_lock lock(readers_mutex_);
+  readers_changed_.wait(lock, [this] {
+    return reads_closed_ || !idle_readers_.empty() || open_readers_ < read_connections_max_;
+  });
+  if (reads_closed_) return make_error(ErrorCode::kUnavailable, "storage is closed");
+  ++lent_readers_;
+  if (!idle_readers_.empty()) {
+    std::unique_ptr<SqliteConnection> connection = std::move(idle_readers_.back());
+    idle_readers_.pop_back();
+    return connection;
+  }
+  ++open_readers_;
+  lock.unlock();
+  auto opened = SqliteConnection::open(path_, /*read_only=*/true, busy_timeout_ms_);
+  if (!opened.ok()) {
+    lock.lock();
+    --open_readers_;
+    --lent_readers_;
+    lock.unlock();
+    readers_changed_.notify_all();
+  }
+  return opened;
+}
+
+void SqliteDatabase::release_reader(std::unique_ptr<SqliteConnection> connection, bool healthy) {
+  std::unique_ptr<SqliteConnection> discarded;
+  {
+    std::lock_guard lock(readers_mutex_);
+    --lent_readers_;
+    if (reads_closed_ || !healthy) {
+      --open_readers_;
+      discarded = std::move(connection);
+    } else {
+      idle_readers_.push_back(std::move(connection));
+    }
+  }
+  readers_changed_.notify_all();
+}
+
+Status SqliteDatabase::read(const ReadFunction& function) {
+  auto acquired = acquire_reader();
+  if (!acquired.ok()) return acquired.take_error();
+  std::unique_ptr<SqliteConnection> connection = std::move(acquired).value();
+
+  Status result = connection->execute("BEGIN", "beginning a read transaction");
+  if (result.ok()) result = run_guarded(function, *connection);
+  bool healthy = true;
+  if (connection->in_transaction()) {
+    Status ended = connection->execute("COMMIT", "ending a read transaction");
+    if (!ended.ok()) {
+      (void)connection->execute("ROLLBACK", "rolling back a read transaction");
+      healthy = !connection->in_transaction();
+    }
+  }
+  release_reader(std::move(connection), healthy);
+  return result;
+}
+
+void SqliteDatabase::close() {
+  std::lock_guard close_lock(close_mutex_);
+  {
+    std::lock_guard lock(queue_mutex_);
+    writes_closed_ = true;
+  }
+  queue_changed_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  writer_connection_.reset();
+
+  std::vector<std::unique_ptr<SqliteConnection>> idle;
+  {
+    std::unique_lock lock(readers_mutex_);
+    reads_closed_ = true;
+    readers_changed_.notify_all();
+    readers_changed_.wait(lock, [this] { return lent_readers_ == 0; });
+    idle.swap(idle_readers_);
+    open_readers_ -= static_cast<int>(idle.size());
+  }
+}
+
+SqliteWriterStats SqliteDatabase::stats() const {
+  std::lock_guard lock(queue_mutex_);
+  return stats_;
+}
+
+std::size_t SqliteDatabase::queued_writes() const {
+  std::lock_guard lock(queue_mutex_);
+  return queue_.size();
+}
+
+}  // namespace latchkey

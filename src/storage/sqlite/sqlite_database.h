@@ -1,0 +1,249 @@
+// One SQLite database file: its connections, its schema migrations and the group-committing writer.
+// The stores in this folder express every query as a closure run on a connection handed out here.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/config.h"
+#include "core/error.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace latchkey {
+
+// The Error for a failed SQLite call: kUnavailable for SQLITE_BUSY and SQLITE_LOCKED (another process holds
+// the lock past the busy timeout), kInternal otherwise. The message is "<what>: <SQLite's message>"; `what`
+// must name the operation only, never a bound value.
+Error sqlite_error(int result_code, sqlite3* db, std::string_view what);
+
+// A prepared statement lent by a SqliteConnection. Resets and clears its bindings when destroyed, so it may
+// be reused for the next call. Parameter indexes start at 1 and column indexes at 0, as in SQLite. Not
+// thread-safe: used by the thread that holds its connection, and destroyed before the connection is returned.
+class SqliteStatement {
+ public:
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
+  SqliteStatement(SqliteStatement&& other) noexcept;
+  SqliteStatement& operator=(SqliteStatement&&) = delete;
+  ~SqliteStatement();
+
+  // Bindings copy their value. A failed binding is reported by the next step() or run().
+  void bind_int64(int index, std::int64_t value);
+  void bind_text(int index, std::string_view value);
+  void bind_blob(int index, std::string_view value);  // an empty value is stored as a zero-length BLOB
+
+  // Advances to the next row: true when a row is ready, false when the statement is done. `what` names the
+  // operation in the error message.
+  Result<bool> step(std::string_view what);
+
+  // Steps to the end, ignoring rows; answers how many rows the statement changed.
+  Result<int> run(std::string_view what);
+
+  std::int64_t column_int64(int column) const;
+  std::string column_text(int column) const;  // empty for NULL
+  std::string column_blob(int column) const;  // empty for NULL
+
+ private:
+  friend class SqliteConnection;
+  // `in_use` is the cache entry's flag to clear when done; nullptr for an uncached statement, which is
+  // finalized instead.
+  SqliteStatement(sqlite3_stmt* statement, sqlite3* db, bool* in_use);
+
+  sqlite3_stmt* statement_;
+  sqlite3* db_;
+  bool* in_use_;
+  int bind_result_;  // first failed sqlite3_bind_* result, or SQLITE_OK
+};
+
+// One connection, with its prepared statements cached by SQL text.
+// Not thread-safe: one thread at a time (SqliteDatabase guarantees it by lending each connection to one
+// caller).
+class SqliteConnection {
+ public:
+  // Opens `path` (which must exist when read_only) with the given busy timeout. Errors: kInternal naming
+  // path.
+  static Result<std::unique_ptr<SqliteConnection>> open(const std::string& path, bool read_only,
+                                                        int busy_timeout_ms);
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+  ~SqliteConnection();  // finalizes the cached statements and closes
+
+  // The cached statement for `sql` (one statement, parameters bound with ?NNN), prepared on first use. If the
+  // cached one is still in use by the caller, a fresh uncached statement is answered.
+  Result<SqliteStatement> prepare(std::string_view sql);
+
+  // Prepares (cached) and runs one statement without parameters, e.g. "COMMIT".
+  Status execute(std::string_view sql, std::string_view what);
+
+  // Runs a script of several statements without parameters (migrations); never cached.
+  Status execute_script(const std::string& sql, std::string_view what);
+
+  // True while a transaction is open on this connection.
+  bool in_transaction() const;
+
+  sqlite3* handle() const { return db_; }
+
+ private:
+  struct CachedStatement {
+    sqlite3_stmt* statement = nullptr;
+    bool in_use = false;
+  };
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+  };
+
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+
+  sqlite3* db_;
+  std::unordered_map<std::string, CachedStatement, SqlHash, std::equal_to<>> statements_;
+};
+
+// Counters of the writer, for tests, benchmarks and metrics.
+struct SqliteWriterStats {
+  std::uint64_t batches_committed = 0;  // transactions committed (one fsync each with synchronous=full)
+  std::uint64_t writes_committed = 0;   // closures that succeeded and were committed
+  std::uint64_t writes_failed = 0;      // closures answered with an error (their own or their batch's)
+};
+
+// An open database file.
+//
+// Writes: one writer thread owns the only write connection. write() queues a closure and blocks the caller
+// until the closure's batch is committed: the writer takes up to write_batch_max queued closures, runs them
+// in one BEGIN IMMEDIATE transaction, each in its own SAVEPOINT (a closure that answers an error is rolled
+// back alone and its caller gets that error), then COMMITs once. An ok answer from write() therefore means
+// durable (with synchronous=full, even across power loss; with normal, across a killed process).
+//
+// Reads: read() lends a read-only connection from a pool of at most read_connections, opened on demand, and
+// runs the closure inside one read transaction (a consistent snapshot), concurrently with the writer (WAL).
+//
+// Thread-safe: write(), read(), stats() and close() may be called from any number of threads at once.
+// Closures must not call write() or read() themselves (the writer would wait for itself).
+class SqliteDatabase {
+ public:
+  // Runs on the writer's connection inside the batch transaction. An error rolls back this closure's changes.
+  using WriteFunction = std::function<Status(SqliteConnection&)>;
+  // Runs on a read-only connection inside a read transaction.
+  using ReadFunction = std::function<Status(SqliteConnection&)>;
+
+  // Creates the parent directory and the file (mode 0600) if missing, sets WAL, synchronous, foreign keys and
+  // the busy timeout, applies missing migrations in one transaction and starts the writer.
+  // Errors: kInternal naming the file, for a bad setting, a file that cannot be opened, a schema newer than
+  // this build knows (refused without changes), or a failed migration (rolled back).
+  static Result<std::unique_ptr<SqliteDatabase>> open(const StorageConfig& config);
+
+  SqliteDatabase(const SqliteDatabase&) = delete;
+  SqliteDatabase& operator=(const SqliteDatabase&) = delete;
+  ~SqliteDatabase();  // close()
+
+  // Runs `function` in the next batch and answers once the batch is committed.
+  // Errors: the closure's own error (its changes rolled back); kInternal if the batch could not be committed
+  // (nothing in it was applied); kUnavailable after close() or when the file is locked by another process.
+  Status write(WriteFunction function);
+
+  // As write(), for a closure that answers a value.
+  template <class T>
+  Result<T> write_returning(const std::function<Result<T>(SqliteConnection&)>& function);
+
+  // Runs `function` on a read-only connection. Errors: the closure's own; kUnavailable after close().
+  Status read(const ReadFunction& function);
+
+  template <class T>
+  Result<T> read_returning(const std::function<Result<T>(SqliteConnection&)>& function);
+
+  // Completes every write already queued, waits for reads in progress, then closes every connection.
+  // Idempotent. Later write() and read() calls fail with kUnavailable.
+  void close();
+
+  // The newest migration applied to the file, and the newest this build knows.
+  int schema_version() const { return schema_version_; }
+  static int latest_schema_version();
+
+  SqliteWriterStats stats() const;
+
+  // Writes queued and not yet taken by the writer (for tests that need several writes in one batch).
+  std::size_t queued_writes() const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  struct PendingWrite {
+    WriteFunction function;
+    std::promise<Status> done;
+  };
+
+  SqliteDatabase(const StorageConfig& config, std::unique_ptr<SqliteConnection> writer_connection,
+                 int schema_version);
+
+  void run_writer();
+  void commit_batch(std::vector<PendingWrite>& batch);
+
+  Result<std::unique_ptr<SqliteConnection>> acquire_reader();
+  void release_reader(std::unique_ptr<SqliteConnection> connection, bool healthy);
+
+  const std::string path_;
+  const int busy_timeout_ms_;
+  const std::size_t write_batch_max_;
+  const int read_connections_max_;
+  const int schema_version_;
+
+  // Owned by the writer thread once it runs (and by close() after joining it).
+  std::unique_ptr<SqliteConnection> writer_connection_;
+  std::thread writer_;
+
+  mutable std::mutex queue_mutex_;
+  std::condition_variable queue_changed_;
+  std::deque<PendingWrite> queue_;  // guarded by queue_mutex_
+  bool writes_closed_ = false;      // guarded by queue_mutex_
+  SqliteWriterStats stats_;         // guarded by queue_mutex_
+
+  std::mutex readers_mutex_;
+  std::condition_variable readers_changed_;
+  std::vector<std::unique_ptr<SqliteConnection>> idle_readers_;  // guarded by readers_mutex_
+  int open_readers_ = 0;       // idle + lent + being opened; guarded by readers_mutex_
+  int lent_readers_ = 0;       // guarded by readers_mutex_
+  bool reads_closed_ = false;  // guarded by readers_mutex_
+
+  std::mutex close_mutex_;  // serializes close()
+};
+
+template <class T>
+Result<T> SqliteDatabase::write_returning(const std::function<Result<T>(SqliteConnection&)>& function) {
+  std::optional<T> value;  // set by the writer thread; read after write() returned (happens-after)
+  Status status = write([&function, &value](SqliteConnection& connection) -> Status {
+    Result<T> result = function(connection);
+    if (!result.ok()) return result.take_error();
+    value = std::move(result).value();
+    return {};
+  });
+  if (!status.ok()) return status.take_error();
+  return std::move(*value);
+}
+
+template <class T>
+Result<T> SqliteDatabase::read_returning(const std::function<Result<T>(SqliteConnection&)>& function) {
+  std::optional<T> value;
+  Status status = read([&function, &value](SqliteConnection& connection) -> Status {
+    Result<T> result = function(connection);
+    if (!result.ok()) return result.take_error();
+    value = std::move(result).value();
+    return {};
+  });
+  if (!status.ok()) return status.take_error();
+  return std::move(*value);
+}
+
+}  // namespace latchkey

@@ -1,0 +1,41 @@
+// The SQLite backend of Storage: one database file with its session and account stores.
+#pragma once
+
+#include <memory>
+
+#include "core/config.h"
+#include "storage/sqlite/sqlite_account_store.h"
+#include "storage/sqlite/sqlite_database.h"
+#include "storage/sqlite/sqlite_session_store.h"
+#include "storage/storage.h"
+
+namespace latchkey {
+
+// Thread-safe, as Storage. Owns the database; the stores live as long as this object.
+class SqliteStorage final : public Storage {
+ public:
+  // Opens (creating and migrating) config.sqlite_path; see SqliteDatabase::open for the errors.
+  static Result<std::unique_ptr<SqliteStorage>> open(const StorageConfig& config);
+
+  ~SqliteStorage() override;  // close()
+
+  VerificationSessionStore& sessions() override { return sessions_; }
+  AccountStore& accounts() override { return accounts_; }
+
+  // Runs "SELECT 1" on a read connection. kUnavailable after close().
+  Status check_health() override;
+
+  void close() override;
+
+  // The underlying database, for SQLite-specific tests and metrics.
+  SqliteDatabase& database() { return *database_; }
+
+ private:
+  explicit SqliteStorage(std::unique_ptr<SqliteDatabase> database);
+
+  std::unique_ptr<SqliteDatabase> database_;
+  SqliteSessionStore sessions_;
+  SqliteAccountStore accounts_;
+};
+
+}  // namespace latchkey

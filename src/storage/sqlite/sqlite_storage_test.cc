@@ -1,0 +1,826 @@
+#include "storage/sqlite/sqlite_storage.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/fault_injecting_storage.h"
+#include "storage/storage.h"
+
+namespace latchkey {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string make_temp_dir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "latchkey-storage-XXXXXX").string();
+  char* made = ::mkdtemp(pattern.data());
+  if (made == nullptr) std::abort();
+  return pattern;
+}
+
+VerificationSession make_session(const std::string& id, EpochMillis expires_at = 2'000'000'000'000) {
+  VerificationSession session;
+  session.id = id;
+  session.number = "+33612345678";
+  session.country_code = "33";
+  session.created_at = 1'700'000'000'000;
+  session.expires_at = expires_at;
+  return session;
+}
+
+Device make_device(std::uint32_t id, const std::string& password_hash) {
+  Device device;
+  device.id = id;
+  device.password_hash = password_hash;
+  device.registration_id = 1234;
+  device.name = std::string("n\0me", 4);
+  device.created_at = 1'700'000'000'000;
+  device.last_seen_at = 1'700'000'000'000;
+  return device;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The Storage contract, run against every backend.
+
+// A backend under test: opens storage whose data lives in `directory` (created empty for each test and
+// removed after it). Opening the same directory again must find the same data.
+struct StorageBackend {
+  std::string name;
+  std::function<Result<std::unique_ptr<Storage>>(const std::string& directory)> open;
+};
+
+void PrintTo(const StorageBackend& backend, std::ostream* out) { *out << backend.name; }
+
+Result<std::unique_ptr<Storage>> open_sqlite_in(const std::string& directory) {
+  StorageConfig config;
+  config.backend = "sqlite";
+  config.sqlite_path = directory + "/latchkey.db";
+  config.write_batch_max = 64;
+  config.read_connections = 4;
+  return open_storage(config);
+}
+
+class StorageTest : public ::testing::TestWithParam<StorageBackend> {
+ protected:
+  void SetUp() override {
+    directory_ = make_temp_dir();
+    ASSERT_NO_FATAL_FAILURE(open());
+  }
+  void TearDown() override {
+    storage_.reset();
+    std::filesystem::remove_all(directory_);
+  }
+
+  void open() {
+    auto opened = GetParam().open(directory_);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    storage_ = std::move(opened).value();
+  }
+  void reopen() {
+    storage_->close();
+    storage_.reset();
+    open();
+  }
+
+  Storage& storage() { return *storage_; }
+  VerificationSessionStore& sessions() { return storage_->sessions(); }
+  AccountStore& accounts() { return storage_->accounts(); }
+
+  std::optional<VerificationSession> find_session(const std::string& id) {
+    auto found = sessions().find(id);
+    EXPECT_TRUE(found.ok()) << found.error().message;
+    return found.ok() ? *found : std::nullopt;
+  }
+
+  std::string directory_;
+  std::unique_ptr<Storage> storage_;
+};
+
+TEST_P(StorageTest, HealthCheckAnswers) { EXPECT_TRUE(storage().check_health().ok()); }
+
+TEST_P(StorageTest, SessionRoundTripKeepsEveryField) {
+  VerificationSession session = make_session("session-1");
+  session.version = 3;
+  session.pow_challenge = std::string("\x00\x01\xff\x00", 4);
+  session.pow_bits = 18;
+  session.pow_passed = true;
+  session.code_hash = std::string("\xde\xad\x00\xbe\xef", 5);
+  session.code_expires_at = 11;
+  session.code_attempts = 2;
+  session.sms_sent = 3;
+  session.calls_made = 1;
+  session.next_sms_at = 12;
+  session.next_call_at = 13;
+  session.last_provider = "twilio";
+  session.verified_at = 14;
+  session.consumed_at = 15;
+  ASSERT_TRUE(sessions().insert(session).ok());
+
+  std::optional<VerificationSession> found = find_session("session-1");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, session.id);
+  EXPECT_EQ(found->number, session.number);
+  EXPECT_EQ(found->country_code, session.country_code);
+  EXPECT_EQ(found->created_at, session.created_at);
+  EXPECT_EQ(found->expires_at, session.expires_at);
+  EXPECT_EQ(found->version, 3);
+  EXPECT_EQ(found->pow_challenge, session.pow_challenge);
+  EXPECT_EQ(found->pow_bits, 18);
+  EXPECT_TRUE(found->pow_passed);
+  EXPECT_EQ(found->code_hash, session.code_hash);
+  EXPECT_EQ(found->code_expires_at, 11);
+  EXPECT_EQ(found->code_attempts, 2);
+  EXPECT_EQ(found->sms_sent, 3);
+  EXPECT_EQ(found->calls_made, 1);
+  EXPECT_EQ(found->next_sms_at, 12);
+  EXPECT_EQ(found->next_call_at, 13);
+  EXPECT_EQ(found->last_provider, "twilio");
+  EXPECT_EQ(found->verified_at, 14);
+  EXPECT_EQ(found->consumed_at, 15);
+}
+
+TEST_P(StorageTest, EmptyBinaryFieldsStayEmpty) {
+  ASSERT_TRUE(sessions().insert(make_session("empty")).ok());
+  std::optional<VerificationSession> found = find_session("empty");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_TRUE(found->pow_challenge.empty());
+  EXPECT_TRUE(found->code_hash.empty());
+}
+
+TEST_P(StorageTest, FindUnknownSessionAnswersNothing) { EXPECT_FALSE(find_session("missing").has_value()); }
+
+TEST_P(StorageTest, InsertingAnExistingIdFails) {
+  ASSERT_TRUE(sessions().insert(make_session("twice")).ok());
+  Status again = sessions().insert(make_session("twice"));
+  EXPECT_FALSE(again.ok());
+}
+
+TEST_P(StorageTest, UpdateIsCompareAndSetOnVersion) {
+  ASSERT_TRUE(sessions().insert(make_session("cas")).ok());
+
+  VerificationSession first = *find_session("cas");
+  VerificationSession second = first;  // a concurrent reader holding the same version
+  first.sms_sent = 1;
+  ASSERT_TRUE(sessions().update(first).ok());
+  EXPECT_EQ(find_session("cas")->version, 1);
+  EXPECT_EQ(find_session("cas")->sms_sent, 1);
+
+  second.calls_made = 1;
+  Status lost = sessions().update(second);
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(find_session("cas")->calls_made, 0);
+
+  VerificationSession reloaded = *find_session("cas");
+  reloaded.calls_made = 1;
+  ASSERT_TRUE(sessions().update(reloaded).ok());
+  std::optional<VerificationSession> final_state = find_session("cas");
+  EXPECT_EQ(final_state->version, 2);
+  EXPECT_EQ(final_state->sms_sent, 1);
+  EXPECT_EQ(final_state->calls_made, 1);
+}
+
+TEST_P(StorageTest, UpdateOfUnknownSessionIsNotFound) {
+  Status status = sessions().update(make_session("nobody"));
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, ErrorCode::kSessionNotFound);
+}
+
+TEST_P(StorageTest, DeleteExpiredRemovesOnlyExpiredUpToLimit) {
+  for (int i = 1; i <= 5; ++i)
+    ASSERT_TRUE(sessions().insert(make_session("s" + std::to_string(i), i * 100)).ok());
+
+  Result<int> deleted = sessions().delete_expired(/*now=*/350, /*limit=*/10);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 3);
+  EXPECT_FALSE(find_session("s3").has_value());
+  EXPECT_TRUE(find_session("s4").has_value());
+
+  deleted = sessions().delete_expired(/*now=*/10'000, /*limit=*/1);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 1);
+  EXPECT_FALSE(find_session("s4").has_value());
+  EXPECT_TRUE(find_session("s5").has_value());
+
+  deleted = sessions().delete_expired(/*now=*/500, /*limit=*/10);  // expires_at == now is not expired
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 0);
+}
+
+TEST_P(StorageTest, CreateAccountStoresPrimaryDevice) {
+  Device primary = make_device(1, std::string("hash\0one", 8));
+  auto created = accounts().create_or_replace("+33611111111", "uuid-1", primary, /*now=*/5000);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_FALSE(created->replaced_existing);
+  EXPECT_EQ(created->account.uuid, "uuid-1");
+  EXPECT_EQ(created->account.number, "+33611111111");
+  EXPECT_EQ(created->account.created_at, 5000);
+  ASSERT_EQ(created->account.devices.size(), 1u);
+  EXPECT_EQ(created->account.devices[0].password_hash, primary.password_hash);
+
+  auto by_uuid = accounts().find_by_uuid("uuid-1");
+  ASSERT_TRUE(by_uuid.ok());
+  ASSERT_TRUE(by_uuid->has_value());
+  EXPECT_EQ((*by_uuid)->number, "+33611111111");
+  EXPECT_EQ((*by_uuid)->created_at, 5000);
+  ASSERT_EQ((*by_uuid)->devices.size(), 1u);
+  const Device& device = (*by_uuid)->devices[0];
+  EXPECT_EQ(device.id, 1u);
+  EXPECT_EQ(device.password_hash, primary.password_hash);
+  EXPECT_EQ(device.registration_id, 1234);
+  EXPECT_EQ(device.name, primary.name);
+  EXPECT_EQ(device.created_at, primary.created_at);
+  EXPECT_EQ(device.last_seen_at, primary.last_seen_at);
+
+  auto by_number = accounts().find_by_number("+33611111111");
+  ASSERT_TRUE(by_number.ok());
+  ASSERT_TRUE(by_number->has_value());
+  EXPECT_EQ((*by_number)->uuid, "uuid-1");
+
+  auto missing = accounts().find_by_number("+33622222222");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  missing = accounts().find_by_uuid("uuid-2");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_P(StorageTest, ReRegistrationKeepsUuidAndReplacesDevices) {
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(2, "old"), 1000).ok());
+
+  auto replaced = accounts().create_or_replace("+33611111111", "uuid-other", make_device(1, "new"), 9000);
+  ASSERT_TRUE(replaced.ok()) << replaced.error().message;
+  EXPECT_TRUE(replaced->replaced_existing);
+  EXPECT_EQ(replaced->account.uuid, "uuid-1");
+  EXPECT_EQ(replaced->account.created_at, 1000);
+  ASSERT_EQ(replaced->account.devices.size(), 1u);
+  EXPECT_EQ(replaced->account.devices[0].password_hash, "new");
+
+  auto old_device = accounts().find_device("uuid-1", 2);
+  ASSERT_TRUE(old_device.ok());
+  EXPECT_FALSE(old_device->has_value());
+  auto new_device = accounts().find_device("uuid-1", 1);
+  ASSERT_TRUE(new_device.ok());
+  ASSERT_TRUE(new_device->has_value());
+  EXPECT_EQ((*new_device)->password_hash, "new");
+
+  auto account = accounts().find_by_number("+33611111111");
+  ASSERT_TRUE(account.ok());
+  ASSERT_TRUE(account->has_value());
+  EXPECT_EQ((*account)->uuid, "uuid-1");
+  ASSERT_EQ((*account)->devices.size(), 1u);
+  EXPECT_EQ((*account)->devices[0].id, 1u);
+  auto other = accounts().find_by_uuid("uuid-other");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->has_value());
+}
+
+TEST_P(StorageTest, ZeroDeviceTimesAreStoredAsNow) {
+  Device primary = make_device(1, "hash");
+  primary.created_at = 0;
+  primary.last_seen_at = 0;
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", primary, 7777).ok());
+  auto device = accounts().find_device("uuid-1", 1);
+  ASSERT_TRUE(device.ok());
+  ASSERT_TRUE(device->has_value());
+  EXPECT_EQ((*device)->created_at, 7777);
+  EXPECT_EQ((*device)->last_seen_at, 7777);
+}
+
+TEST_P(StorageTest, FindDeviceOfUnknownAccountOrDeviceAnswersNothing) {
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  auto device = accounts().find_device("uuid-1", 7);
+  ASSERT_TRUE(device.ok());
+  EXPECT_FALSE(device->has_value());
+  device = accounts().find_device("uuid-none", 1);
+  ASSERT_TRUE(device.ok());
+  EXPECT_FALSE(device->has_value());
+}
+
+TEST_P(StorageTest, TouchDeviceRecordsLastSeen) {
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  ASSERT_TRUE(accounts().touch_device("uuid-1", 1, 424242).ok());
+  auto device = accounts().find_device("uuid-1", 1);
+  ASSERT_TRUE(device.ok());
+  ASSERT_TRUE(device->has_value());
+  EXPECT_EQ((*device)->last_seen_at, 424242);
+
+  EXPECT_TRUE(accounts().touch_device("uuid-1", 9, 5).ok());     // unknown device: no-op
+  EXPECT_TRUE(accounts().touch_device("uuid-none", 1, 5).ok());  // unknown account: no-op
+}
+
+TEST_P(StorageTest, DeleteAccountRemovesItAndItsDevices) {
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  ASSERT_TRUE(accounts().delete_account("uuid-1").ok());
+
+  auto account = accounts().find_by_uuid("uuid-1");
+  ASSERT_TRUE(account.ok());
+  EXPECT_FALSE(account->has_value());
+  auto device = accounts().find_device("uuid-1", 1);
+  ASSERT_TRUE(device.ok());
+  EXPECT_FALSE(device->has_value());
+
+  Status again = accounts().delete_account("uuid-1");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kNotFound);
+
+  auto fresh = accounts().create_or_replace("+33611111111", "uuid-2", make_device(1, "h2"), 2000);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE(fresh->replaced_existing);
+  EXPECT_EQ(fresh->account.uuid, "uuid-2");
+}
+
+TEST_P(StorageTest, ConcurrentWritersAreAllAcknowledgedAndPresent) {
+  constexpr int kThreads = 8;
+  constexpr int kWritesPerThread = 200;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t, &failures] {
+      for (int i = 0; i < kWritesPerThread; ++i) {
+        if (!sessions().insert(make_session("t" + std::to_string(t) + "-" + std::to_string(i))).ok())
+          ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kWritesPerThread; ++i) {
+      ASSERT_TRUE(find_session("t" + std::to_string(t) + "-" + std::to_string(i)).has_value())
+          << t << " " << i;
+    }
+  }
+}
+
+TEST_P(StorageTest, ConcurrentReadersAndWriters) {
+  ASSERT_TRUE(sessions().insert(make_session("shared")).ok());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([this, &failures] {
+      for (int i = 0; i < 200; ++i) {
+        auto found = sessions().find("shared");
+        if (!found.ok() || !found->has_value()) ++failures;
+      }
+    });
+    threads.emplace_back([this, t, &failures] {
+      for (int i = 0; i < 50; ++i) {
+        if (!sessions().insert(make_session("rw" + std::to_string(t) + "-" + std::to_string(i))).ok())
+          ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_P(StorageTest, DataSurvivesCloseAndReopen) {
+  ASSERT_TRUE(sessions().insert(make_session("kept")).ok());
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  ASSERT_NO_FATAL_FAILURE(reopen());
+  EXPECT_TRUE(find_session("kept").has_value());
+  auto account = accounts().find_by_uuid("uuid-1");
+  ASSERT_TRUE(account.ok());
+  ASSERT_TRUE(account->has_value());
+  EXPECT_EQ((*account)->devices.size(), 1u);
+}
+
+TEST_P(StorageTest, CallsAfterCloseAreUnavailable) {
+  storage().close();
+  storage().close();  // idempotent
+
+  Status inserted = sessions().insert(make_session("late"));
+  ASSERT_FALSE(inserted.ok());
+  EXPECT_EQ(inserted.error().code, ErrorCode::kUnavailable);
+  auto created = accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, ErrorCode::kUnavailable);
+  auto found = sessions().find("late");
+  ASSERT_FALSE(found.ok());
+  EXPECT_EQ(found.error().code, ErrorCode::kUnavailable);
+  Status health = storage().check_health();
+  ASSERT_FALSE(health.ok());
+  EXPECT_EQ(health.error().code, ErrorCode::kUnavailable);
+}
+
+TEST_P(StorageTest, CloseCompletesWritesInFlight) {
+  constexpr int kThreads = 4;
+  std::atomic<int> acknowledged{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::string>> acked(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t, &stop, &acknowledged, &acked] {
+      for (int i = 0; !stop; ++i) {
+        std::string id = "c" + std::to_string(t) + "-" + std::to_string(i);
+        Status status = sessions().insert(make_session(id));
+        if (!status.ok()) {
+          EXPECT_EQ(status.error().code, ErrorCode::kUnavailable);
+          return;
+        }
+        acked[t].push_back(id);
+        ++acknowledged;
+      }
+    });
+  }
+  while (acknowledged < 20) std::this_thread::sleep_for(1ms);
+  storage().close();
+  stop = true;
+  for (std::thread& thread : threads) thread.join();
+  ASSERT_NO_FATAL_FAILURE(open());
+  for (const auto& ids : acked) {
+    for (const std::string& id : ids) EXPECT_TRUE(find_session(id).has_value()) << id;
+  }
+}
+
+TEST_P(StorageTest, FaultInjectionFailsTheNthWrite) {
+  FaultInjectingStorage faulty(std::move(storage_));
+  faulty.fail_nth_write(2);
+  EXPECT_TRUE(faulty.sessions().insert(make_session("w1")).ok());
+  Status second = faulty.sessions().insert(make_session("w2"));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(faulty.sessions().insert(make_session("w3")).ok());
+
+  auto w2 = faulty.sessions().find("w2");
+  ASSERT_TRUE(w2.ok());
+  EXPECT_FALSE(w2->has_value());  // the failed write never reached the backend
+  auto w3 = faulty.sessions().find("w3");
+  ASSERT_TRUE(w3.ok());
+  EXPECT_TRUE(w3->has_value());
+  EXPECT_EQ(faulty.writes_attempted(), 3);
+  EXPECT_EQ(faulty.writes_failed(), 1);
+}
+
+TEST_P(StorageTest, FaultInjectionFailsEveryWriteOrRead) {
+  FaultInjectingStorage faulty(std::move(storage_));
+  ASSERT_TRUE(faulty.sessions().insert(make_session("before")).ok());
+
+  faulty.fail_all_writes(true);
+  auto created = faulty.accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, ErrorCode::kUnavailable);
+  Status touched = faulty.accounts().touch_device("uuid-1", 1, 5);
+  ASSERT_FALSE(touched.ok());
+  Result<int> deleted = faulty.sessions().delete_expired(1, 10);
+  ASSERT_FALSE(deleted.ok());
+  auto read = faulty.sessions().find("before");  // reads still pass
+  ASSERT_TRUE(read.ok());
+  EXPECT_TRUE(read->has_value());
+
+  faulty.fail_all_reads(true);
+  read = faulty.sessions().find("before");
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.error().code, ErrorCode::kUnavailable);
+  EXPECT_FALSE(faulty.check_health().ok());
+
+  faulty.clear_faults();
+  EXPECT_TRUE(faulty.check_health().ok());
+  EXPECT_TRUE(faulty.accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StorageTest, ::testing::Values(StorageBackend{"sqlite", open_sqlite_in}),
+                         [](const ::testing::TestParamInfo<StorageBackend>& info) {
+                           return info.param.name;
+                         });
+
+// ---------------------------------------------------------------------------------------------------------
+// What only the SQLite backend has: its file, its migrations, its writer.
+
+class SqliteDatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    directory_ = make_temp_dir();
+    config_.sqlite_path = directory_ + "/nested/dir/latchkey.db";
+    config_.write_batch_max = 64;
+    config_.read_connections = 4;
+  }
+  void TearDown() override { std::filesystem::remove_all(directory_); }
+
+  // Runs one query on a plain connection outside the code under test; answers the first column of the first
+  // row as an integer (or -1 when there is no row).
+  std::int64_t raw_query(const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(config_.sqlite_path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    std::int64_t answer = -1;
+    int rc = sqlite3_step(statement);
+    if (rc == SQLITE_ROW) answer = sqlite3_column_int64(statement, 0);
+    EXPECT_TRUE(rc == SQLITE_ROW || rc == SQLITE_DONE) << sqlite3_errmsg(db);
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    return answer;
+  }
+
+  std::unique_ptr<SqliteStorage> open_ok() {
+    auto opened = SqliteStorage::open(config_);
+    EXPECT_TRUE(opened.ok()) << opened.error().message;
+    return opened.ok() ? std::move(opened).value() : nullptr;
+  }
+
+  std::string directory_;
+  StorageConfig config_;
+};
+
+TEST_F(SqliteDatabaseTest, CreatesParentDirectoryAndPrivateFile) {
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  struct stat info {};
+  ASSERT_EQ(::stat(config_.sqlite_path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  EXPECT_EQ(storage->database().path(), config_.sqlite_path);
+}
+
+TEST_F(SqliteDatabaseTest, UsesWalAndForeignKeys) {
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  std::string journal_mode;
+  std::int64_t foreign_keys = -1;
+  std::int64_t synchronous = -1;
+  Status status = storage->database().write([&](SqliteConnection& connection) -> Status {
+    auto journal = connection.prepare("PRAGMA journal_mode");
+    if (!journal.ok()) return journal.take_error();
+    if (!journal->step("journal").ok()) return make_error(ErrorCode::kInternal, "journal");
+    journal_mode = journal->column_text(0);
+    auto keys = connection.prepare("PRAGMA foreign_keys");
+    if (!keys.ok()) return keys.take_error();
+    if (!keys->step("keys").ok()) return make_error(ErrorCode::kInternal, "keys");
+    foreign_keys = keys->column_int64(0);
+    auto sync = connection.prepare("PRAGMA synchronous");
+    if (!sync.ok()) return sync.take_error();
+    if (!sync->step("sync").ok()) return make_error(ErrorCode::kInternal, "sync");
+    synchronous = sync->column_int64(0);
+    return {};
+  });
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(journal_mode, "wal");
+  EXPECT_EQ(foreign_keys, 1);
+  EXPECT_EQ(synchronous, 2);  // FULL
+}
+
+TEST_F(SqliteDatabaseTest, MigrationsAreAppliedOnceAndReopeningIsIdempotent) {
+  {
+    auto storage = open_ok();
+    ASSERT_NE(storage, nullptr);
+    EXPECT_EQ(storage->database().schema_version(), SqliteDatabase::latest_schema_version());
+    ASSERT_TRUE(storage->sessions().insert(make_session("kept")).ok());
+  }
+  const std::int64_t latest = SqliteDatabase::latest_schema_version();
+  EXPECT_EQ(raw_query("SELECT count(*) FROM schema_migrations"), latest);
+  EXPECT_EQ(raw_query("SELECT max(version) FROM schema_migrations"), latest);
+  for (int i = 0; i < 2; ++i) {
+    auto storage = open_ok();
+    ASSERT_NE(storage, nullptr);
+    EXPECT_EQ(storage->database().schema_version(), latest);
+    auto found = storage->sessions().find("kept");
+    ASSERT_TRUE(found.ok());
+    EXPECT_TRUE(found->has_value());
+  }
+  EXPECT_EQ(raw_query("SELECT count(*) FROM schema_migrations"), latest);
+  EXPECT_EQ(raw_query("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                      "name = 'verification_sessions_by_expires_at'"),
+            1);
+}
+
+TEST_F(SqliteDatabaseTest, RefusesASchemaNewerThanTheBuild) {
+  { ASSERT_NE(open_ok(), nullptr); }
+  const int newer = SqliteDatabase::latest_schema_version() + 1;
+  raw_query("INSERT INTO schema_migrations (version, applied_at) VALUES (" + std::to_string(newer) + ", 0)");
+
+  auto opened = open_storage(config_);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, ErrorCode::kInternal);
+  EXPECT_NE(opened.error().message.find("newer"), std::string::npos) << opened.error().message;
+  EXPECT_NE(opened.error().message.find(config_.sqlite_path), std::string::npos) << opened.error().message;
+  EXPECT_EQ(raw_query("SELECT count(*) FROM schema_migrations"), newer);  // left untouched
+}
+
+TEST_F(SqliteDatabaseTest, RefusesBadSettingsAndUnknownBackends) {
+  StorageConfig bad = config_;
+  bad.sqlite_synchronous = "off";
+  auto opened = open_storage(bad);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, ErrorCode::kInternal);
+
+  bad = config_;
+  bad.backend = "postgres";
+  opened = open_storage(bad);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(opened.error().message, "postgres backend is not available in this build yet");
+
+  bad.backend = "mysql";
+  opened = open_storage(bad);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, ErrorCode::kInternal);
+}
+
+TEST_F(SqliteDatabaseTest, RefusesAFileThatIsNotADatabase) {
+  std::filesystem::create_directories(std::filesystem::path(config_.sqlite_path).parent_path());
+  {
+    int fd = ::open(config_.sqlite_path.c_str(), O_WRONLY | O_CREAT, 0600);
+    ASSERT_GE(fd, 0);
+    std::string garbage(4096, 'x');
+    ASSERT_EQ(::write(fd, garbage.data(), garbage.size()), static_cast<ssize_t>(garbage.size()));
+    ::close(fd);
+  }
+  auto opened = open_storage(config_);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, ErrorCode::kInternal);
+  EXPECT_NE(opened.error().message.find(config_.sqlite_path), std::string::npos) << opened.error().message;
+}
+
+TEST_F(SqliteDatabaseTest, FailingClosureDoesNotFailItsBatchNeighbours) {
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  SqliteDatabase& database = storage->database();
+  ASSERT_TRUE(storage->sessions().insert(make_session("existing")).ok());
+
+  // Hold the writer inside a first batch so that the next writes queue up and are taken as one batch.
+  std::promise<void> release_writer;
+  std::shared_future<void> writer_released = release_writer.get_future().share();
+  std::promise<void> writer_entered;
+  std::thread blocker([&] {
+    Status status = database.write([&](SqliteConnection&) -> Status {
+      writer_entered.set_value();
+      writer_released.wait();
+      return {};
+    });
+    EXPECT_TRUE(status.ok());
+  });
+  writer_entered.get_future().wait();
+  const SqliteWriterStats before = database.stats();
+
+  auto insert_session = [](const std::string& id) {
+    return [id](SqliteConnection& connection) -> Status {
+      auto statement = connection.prepare(
+          "INSERT INTO verification_sessions (id, version, number, country_code, "
+          "created_at, expires_at, pow_challenge, pow_bits, pow_passed, code_hash, "
+          "code_expires_at, code_attempts, sms_sent, calls_made, next_sms_at, "
+          "next_call_at, last_provider, verified_at, consumed_at) VALUES (?1, 0, "
+          "'', '', 0, 0, x'', 0, 0, x'', 0, 0, 0, 0, 0, 0, '', 0, 0)");
+      if (!statement.ok()) return statement.take_error();
+      statement->bind_text(1, id);
+      Result<int> ran = statement->run("inserting");
+      if (!ran.ok()) return ran.take_error();
+      return {};
+    };
+  };
+  Status first, failing, duplicate, last;
+  std::vector<std::thread> writers;
+  writers.emplace_back([&] { first = database.write(insert_session("first")); });
+  writers.emplace_back([&] {
+    failing = database.write([&](SqliteConnection& connection) -> Status {
+      LK_RETURN_IF_ERROR(insert_session("rolled-back")(connection));  // applied, then undone by the error
+      return make_error(ErrorCode::kConflict, "closure failed on purpose");
+    });
+  });
+  writers.emplace_back([&] { duplicate = database.write(insert_session("existing")); });  // constraint
+  writers.emplace_back([&] { last = database.write(insert_session("last")); });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (database.queued_writes() < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(database.queued_writes(), 4u);
+  release_writer.set_value();
+  for (std::thread& writer : writers) writer.join();
+  blocker.join();
+
+  const SqliteWriterStats after = database.stats();
+  EXPECT_EQ(after.batches_committed - before.batches_committed, 2u);  // the blocker's batch, then all four
+  EXPECT_TRUE(first.ok());
+  EXPECT_TRUE(last.ok());
+  ASSERT_FALSE(failing.ok());
+  EXPECT_EQ(failing.error().code, ErrorCode::kConflict);
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_EQ(duplicate.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(duplicate.error().message.find("existing"), std::string::npos);  // no bound value in messages
+
+  EXPECT_TRUE(storage->sessions().find("first")->has_value());
+  EXPECT_TRUE(storage->sessions().find("last")->has_value());
+  EXPECT_FALSE(storage->sessions().find("rolled-back")->has_value());
+}
+
+TEST_F(SqliteDatabaseTest, ReadsRunWhileTheWriterHoldsATransaction) {
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(storage->sessions().insert(make_session("committed")).ok());
+
+  std::promise<void> release_writer;
+  std::shared_future<void> writer_released = release_writer.get_future().share();
+  std::promise<void> writer_entered;
+  std::thread writer([&] {
+    Status status = storage->database().write([&](SqliteConnection& connection) -> Status {
+      auto statement = connection.prepare("DELETE FROM verification_sessions");
+      if (!statement.ok()) return statement.take_error();
+      Result<int> ran = statement->run("deleting");
+      if (!ran.ok()) return ran.take_error();
+      writer_entered.set_value();
+      writer_released.wait();
+      return {};
+    });
+    EXPECT_TRUE(status.ok());
+  });
+  writer_entered.get_future().wait();
+  auto found = storage->sessions().find("committed");  // must not wait for the writer
+  release_writer.set_value();
+  writer.join();
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  EXPECT_TRUE(found->has_value());  // the uncommitted delete is invisible
+  EXPECT_FALSE(storage->sessions().find("committed")->has_value());
+}
+
+// A child process writes sessions from several threads and reports each acknowledged id over a pipe; it is
+// killed with SIGKILL mid-stream. Every id it reported must be in the file afterwards.
+TEST_F(SqliteDatabaseTest, AcknowledgedWritesSurviveSigkill) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    auto opened = open_storage(config_);
+    if (!opened.ok()) ::_exit(2);
+    std::unique_ptr<Storage> storage = std::move(opened).value();
+    std::vector<std::thread> threads;
+    for (std::uint32_t t = 0; t < 4; ++t) {
+      threads.emplace_back([&storage, t, fd = pipe_fds[1]] {
+        for (std::uint32_t i = 0;; ++i) {
+          const std::uint32_t id = t * 10'000'000 + i;
+          if (!storage->sessions().insert(make_session("k" + std::to_string(id))).ok()) ::_exit(3);
+          if (::write(fd, &id, sizeof id) != sizeof id) ::_exit(4);  // atomic: smaller than PIPE_BUF
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+
+  std::vector<std::uint32_t> acknowledged;
+  std::string pending;
+  bool killed = false;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  for (;;) {
+    pollfd poll_fd{pipe_fds[0], POLLIN, 0};
+    if (::poll(&poll_fd, 1, 1000) < 0) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(child, SIGKILL);
+      ADD_FAILURE() << "the child did not report enough writes in time";
+      break;
+    }
+    char buffer[4096];
+    const ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
+    if (n <= 0) break;  // EOF: the child is gone and the pipe is drained
+    pending.append(buffer, static_cast<std::size_t>(n));
+    while (pending.size() >= sizeof(std::uint32_t)) {
+      std::uint32_t id;
+      std::memcpy(&id, pending.data(), sizeof id);
+      pending.erase(0, sizeof id);
+      acknowledged.push_back(id);
+    }
+    if (!killed && acknowledged.size() >= 400) {
+      ::kill(child, SIGKILL);
+      killed = true;
+    }
+  }
+  ::close(pipe_fds[0]);
+  int wait_status = 0;
+  ASSERT_EQ(::waitpid(child, &wait_status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(wait_status)) << "child exited with " << WEXITSTATUS(wait_status);
+  EXPECT_EQ(WTERMSIG(wait_status), SIGKILL);
+  ASSERT_GE(acknowledged.size(), 400u);
+
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  int missing = 0;
+  for (std::uint32_t id : acknowledged) {
+    auto found = storage->sessions().find("k" + std::to_string(id));
+    if (!found.ok() || !found->has_value()) ++missing;
+  }
+  EXPECT_EQ(missing, 0) << "of " << acknowledged.size() << " acknowledged writes";
+}
+
+}  // namespace
+}  // namespace latchkey
