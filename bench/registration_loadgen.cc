@@ -71,6 +71,7 @@ struct Options {
   std::uint64_t max_registrations = 0;  // 0 = unbounded (time still bounds the run)
   double timeout_s = 10.0;              // per HTTP request, connect included
   double outbox_wait_s = 2.0;           // how long a code may take to appear in the outbox
+  double give_up_s = 5.0;               // stop when connections fail and nothing answered for this long
   std::uint64_t seed = 0;               // 0 = random
   bool json = false;
   std::string json_out;
@@ -90,6 +91,8 @@ struct Options {
                "  --rate R               target registrations/s, paced across clients; 0 = max (default 0)\n"
                "  --max-registrations N  start at most N registration flows (default unbounded)\n"
                "  --timeout D            per-request deadline (default 10s)\n"
+               "  --outbox-wait D        how long a code may take to show in the outbox (default 2s)\n"
+               "  --give-up D            stop when connections fail and nothing answered for D (default 5s)\n"
                "  --seed N               number/password seed (default random)\n"
                "  --json                 print one JSON object on stdout (the table goes to stderr)\n"
                "  --json-out FILE        also write the JSON object to FILE\n"
@@ -157,6 +160,7 @@ Options parse_options(int argc, char** argv) {
       o.max_registrations = static_cast<std::uint64_t>(parse_int(value(), "--max-registrations", 1));
     else if (name == "--timeout") o.timeout_s = parse_seconds(value(), "--timeout");
     else if (name == "--outbox-wait") o.outbox_wait_s = parse_seconds(value(), "--outbox-wait");
+    else if (name == "--give-up") o.give_up_s = parse_seconds(value(), "--give-up");
     else if (name == "--seed") o.seed = static_cast<std::uint64_t>(parse_int(value(), "--seed", 0));
     else if (name == "--json") o.json = true;
     else if (name == "--json-out") o.json_out = value();
@@ -417,6 +421,8 @@ struct Shared {
   std::atomic<std::uint64_t> total_errors{0};
   std::atomic<bool> finish_logged{false};
   std::atomic<std::int64_t> last_completion_ns{0};
+  std::atomic<std::int64_t> last_response_ns{0};  // any HTTP answer, since t0
+  std::atomic<bool> unreachable{false};           // connects kept failing: the run was stopped early
 };
 
 // French mobile numbers accepted by libphonenumber: +33 6 then two digits, 60-62 and 64-68 are valid with any
@@ -474,6 +480,22 @@ class Client {
         }
       }
       co_await one_registration();
+      if (last_transport_error_) {
+        // Do not spin on a dead or restarting server: back off, and stop the whole run when no answer at all
+        // came for --give-up seconds while connections fail.
+        last_transport_error_ = false;
+        auto silent = Clock::now() - (shared_.t0 + std::chrono::nanoseconds(shared_.last_response_ns.load()));
+        if (!connected_ && silent > std::chrono::duration<double>(opt.give_up_s)) {
+          if (!shared_.unreachable.exchange(true))
+            std::fprintf(stderr, "latchkey_loadgen: no answer from the server for %.1fs while connections fail; stopping\n",
+                         opt.give_up_s);
+        }
+        if (shared_.unreachable.load()) break;
+        pace.expires_after(std::chrono::milliseconds(100));
+        beast::error_code ec;
+        co_await pace.async_wait(net::redirect_error(net::use_awaitable, ec));
+      }
+      if (shared_.unreachable.load()) break;
     }
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -516,6 +538,7 @@ class Client {
       co_await stream_.async_connect(shared_.endpoint, net::redirect_error(net::use_awaitable, result.ec));
       if (result.ec) {
         stream_.close();
+        last_transport_error_ = true;
         co_return result;
       }
       stream_.socket().set_option(tcp::no_delay(true), result.ec);
@@ -545,7 +568,13 @@ class Client {
         if (!res.keep_alive()) drop_connection();
       }
     }
-    if (result.ec) drop_connection();
+    if (result.ec) {
+      drop_connection();
+      last_transport_error_ = true;
+    } else {
+      shared_.last_response_ns.store(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - shared_.t0).count());
+    }
     result.latency_us = static_cast<std::uint32_t>(std::min<std::int64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count(), UINT32_MAX));
     co_return result;
@@ -731,6 +760,7 @@ class Client {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   bool connected_ = false;
+  bool last_transport_error_ = false;
   std::string host_;
   std::mt19937_64 rng_;
   ClientStats stats_;
@@ -843,10 +873,14 @@ int main(int argc, char** argv) {
   for (int k = 0; k < kStepCount; ++k) errors += all.errors[k];
 
   // The measured window ends at --duration, or earlier when --max-registrations ran out first.
+  // (or the server stopped answering).
   auto window_end = shared.end;
-  if (opt.max_registrations && finished < shared.end) {
-    auto last = shared.t0 + std::chrono::nanoseconds(shared.last_completion_ns.load());
-    window_end = std::max(shared.measure_start, std::min(finished, std::max(last, shared.measure_start)));
+  if (finished < shared.end) {
+    window_end = std::max(shared.measure_start, finished);
+    if (opt.max_registrations && !shared.unreachable.load()) {
+      auto last = shared.t0 + std::chrono::nanoseconds(shared.last_completion_ns.load());
+      window_end = std::max(shared.measure_start, std::min(finished, last));
+    }
   }
   double window_s = std::chrono::duration<double>(window_end - shared.measure_start).count();
   double per_second = window_s > 0 ? static_cast<double>(all.registrations) / window_s : 0.0;
@@ -881,6 +915,8 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(all.pow_solved),
                  static_cast<double>(all.pow_hashes) / static_cast<double>(all.pow_solved),
                  static_cast<double>(all.pow_solve_us) / static_cast<double>(all.pow_solved) / 1000.0);
+  if (shared.unreachable.load())
+    std::fprintf(table, "the run was stopped early: the server stopped answering and connections failed\n");
   if (all.outbox_retries)
     std::fprintf(table, "note: %llu outbox re-reads were needed (code not yet in the file after the 200)\n",
                  static_cast<unsigned long long>(all.outbox_retries));
@@ -901,6 +937,7 @@ int main(int argc, char** argv) {
   out["aborted_at_end"] = all.aborted;
   out["connects"] = all.connects;
   out["outbox_retries"] = all.outbox_retries;
+  out["server_unreachable"] = shared.unreachable.load();
   out["outbox_lines_read"] = outbox.lines();
   out["pow_solved"] = all.pow_solved;
   out["pow_mean_hashes"] = all.pow_solved ? round3(static_cast<double>(all.pow_hashes) / all.pow_solved) : 0.0;

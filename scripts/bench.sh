@@ -10,7 +10,8 @@
 #
 # Environment (all optional): BUILD_DIR (build), BENCH_DURATION (10s), BENCH_WARMUP (2s), BENCH_CONCURRENCY (64),
 # BENCH_LOADGEN_THREADS (1), BENCH_POW_BITS (4), BENCH_KEEP_DATA (0: the data directory is removed),
-# BENCH_SKIP_MICRO (0), BENCH_SKIP_BUILD (0).
+# BENCH_SKIP_MICRO (0), BENCH_SKIP_BUILD (0), LATCHKEYD (a server binary to use instead of building
+# $BUILD_DIR/latchkeyd).
 # Exit status: 0 when both runs completed without errors and the server exited 0 on SIGTERM, else 1.
 set -euo pipefail
 
@@ -29,7 +30,7 @@ SKIP_MICRO="${BENCH_SKIP_MICRO:-0}"
 SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
 
 OUT_DIR="$BUILD_DIR/bench"
-SERVER="$BUILD_DIR/latchkeyd"
+SERVER="${LATCHKEYD:-$BUILD_DIR/latchkeyd}"
 LOADGEN="$OUT_DIR/latchkey_loadgen"
 MICRO="$OUT_DIR/latchkey_micro_bench"
 
@@ -50,7 +51,11 @@ if [ "$SKIP_BUILD" != 1 ]; then
   else
     cmake -S . -B "$BUILD_DIR" -DLATCHKEY_BUILD_BENCH=ON
   fi
-  cmake --build "$BUILD_DIR" --target latchkeyd latchkey_loadgen
+  if [ -n "${LATCHKEYD:-}" ]; then
+    cmake --build "$BUILD_DIR" --target latchkey_loadgen
+  else
+    cmake --build "$BUILD_DIR" --target latchkeyd latchkey_loadgen
+  fi
   if [ "$SKIP_MICRO" != 1 ]; then
     cmake --build "$BUILD_DIR" --target latchkey_micro_bench || { log "warning: latchkey_micro_bench did not build"; SKIP_MICRO=1; }
   fi
@@ -142,13 +147,26 @@ done
 CLK_TCK="$(getconf CLK_TCK)"
 # CPU ticks (user+system) of a process; the command name may hold spaces, so fields are read after the last ')'.
 proc_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-# Per-thread ticks as "name ticks" lines.
+# Per-thread ticks as "tid name ticks" lines.
 thread_ticks() {
   local t
   for t in /proc/"$1"/task/*; do
     [ -r "$t/stat" ] || continue
-    printf '%s %s\n' "$(tr ' ' '_' <"$t/comm" 2>/dev/null)" "$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "$t/stat" 2>/dev/null || echo 0)"
+    printf '%s %s %s\n' "${t##*/}" "$(tr ' ' '_' <"$t/comm" 2>/dev/null)" \
+      "$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "$t/stat" 2>/dev/null || echo 0)"
   done
+}
+# Stops the script if the server died (a crash during a run), with its exit status and log.
+check_server_alive() {
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    local st=0
+    wait "$SERVER_PID" || st=$?
+    SERVER_PID=""
+    log "latchkeyd died (at the $1 run; exit status $st$([ "$st" -gt 128 ] && echo ", signal $((st - 128))"))"
+    log "server log tail:"; tail -n 20 "$DATA/server.log" | cut -c1-400 >&2
+    [ -s "$OUT_DIR/loadgen-$1.json" ] && log "load generator result: $OUT_DIR/loadgen-$1.json"
+    exit 1
+  fi
 }
 # Whole-machine busy and total jiffies.
 system_ticks() { awk '/^cpu /{ busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total }' /proc/stat; }
@@ -158,6 +176,7 @@ status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 run_load() {
   local name="$1" rate="$2"
   local s_before s_after sys_before sys_after
+  check_server_alive "$name"
   s_before="$(proc_ticks "$SERVER_PID")"
   sys_before="$(system_ticks)"
   thread_ticks "$SERVER_PID" >"$DATA/$name.threads.before"
@@ -169,10 +188,11 @@ run_load() {
       --threads "$LOADGEN_THREADS" --duration "$DURATION" --warmup "$WARMUP" --rate "$rate" \
       --json >"$OUT_DIR/loadgen-$name.json" 2>"$DATA/$name.table" ; } 2>"$DATA/$name.time" || rc=$?
   wait "$top_pid" 2>/dev/null || true
+  cat "$DATA/$name.table" >&2
+  check_server_alive "$name"
   s_after="$(proc_ticks "$SERVER_PID")"
   sys_after="$(system_ticks)"
   thread_ticks "$SERVER_PID" >"$DATA/$name.threads.after"
-  cat "$DATA/$name.table" >&2
   [ -s "$OUT_DIR/loadgen-$name.json" ] || die "latchkey_loadgen produced no result (exit $rc)"
   read -r wall lg_user lg_sys <"$DATA/$name.time"
   read -r sb st <<<"$sys_before"
@@ -187,20 +207,24 @@ def load(p):
     d = {}
     for line in open(p):
         parts = line.split()
-        if len(parts) == 2:
-            d.setdefault(parts[0], []).append(float(parts[1]))
+        if len(parts) == 3:
+            d[parts[0]] = (parts[1], float(parts[2]))
     return d
 b, a = load(before), load(after)
-threads = {}
-for name, vals in a.items():
-    # Threads are matched by name in aggregate (sums), which is enough to see which pool is busy.
-    threads[name] = round((sum(vals) - sum(b.get(name, []))) / tck / wall * 100, 1)
+by_name, by_thread = {}, []
+for tid, (name, ticks) in a.items():
+    pct = (ticks - b.get(tid, (name, 0.0))[1]) / tck / wall * 100
+    by_name[name] = by_name.get(name, 0.0) + pct
+    by_thread.append((pct, f"{name}/{tid}"))
+by_thread.sort(reverse=True)
 busy = (sa - sb) / max(sta - st, 1) * 100
 print(json.dumps({
     "wall_s": round(wall, 2),
     "server_cpu_s": round((s1 - s0) / tck, 2),
     "server_cpu_percent": round((s1 - s0) / tck / wall * 100, 1),
-    "server_threads_cpu_percent": dict(sorted(threads.items(), key=lambda kv: -kv[1])),
+    "server_threads_cpu_percent": {k: round(v, 1) for k, v in sorted(by_name.items(), key=lambda kv: -kv[1])},
+    "server_busiest_threads_cpu_percent": {t: round(p, 1) for p, t in by_thread[:6]},
+    "server_thread_count": len(a),
     "loadgen_cpu_s": round(lu + ls, 2),
     "loadgen_cpu_percent": round((lu + ls) / wall * 100, 1),
     "machine_busy_percent": round(busy, 1),
@@ -410,7 +434,10 @@ for name, label in (("max", "max rate"), ("half", "half rate")):
             print(f"{'':>9}  {s:<10}{st['p50_ms']:>9.2f}{st['p90_ms']:>9.2f}{st['p99_ms']:>9.2f}{st['max_ms']:>9.2f}")
     if res.get("server_threads_cpu_percent"):
         busy = ", ".join(f"{k} {v}%" for k, v in list(res["server_threads_cpu_percent"].items())[:6])
-        print(f"{'':>9}  server threads by CPU: {busy}")
+        print(f"{'':>9}  server CPU by thread name: {busy}")
+    if res.get("server_busiest_threads_cpu_percent"):
+        busy = ", ".join(f"{k} {v}%" for k, v in res["server_busiest_threads_cpu_percent"].items())
+        print(f"{'':>9}  busiest server threads: {busy}")
 srv = summary["server"]
 print(f"server: peak RSS {srv['peak_rss_kb'] / 1024:.1f} MiB, {srv['threads']} threads, database {srv['db_bytes'] / 1e6:.1f} MB, "
       f"SIGTERM -> exit {srv['sigterm_exit']} in {srv['sigterm_stop_s']} s")

@@ -26,8 +26,7 @@ int main(int argc, char** argv) {
 
   std::string config_path, listen, data_dir;
   auto* serve = app.add_subcommand("serve", "Run the server until SIGTERM or SIGINT");
-  serve->add_option("-c,--config", config_path, "TOML configuration file (default: built-in development defaults)")
-      ->check(CLI::ExistingFile);
+  serve->add_option("-c,--config", config_path, "TOML configuration file (default: built-in development defaults)");
   serve->add_option("--listen", listen, "Override server.listen, e.g. 127.0.0.1:8080");
   serve->add_option("--data-dir", data_dir, "Put every state file (database, outbox, secret key) in this folder");
 

@@ -332,6 +332,7 @@ Result<Config> load_config_text(std::string_view toml_text, const std::string& o
     return fail_with({fmt::format("{}:{}:{}: {}", origin, where.line, where.column, e.description())});
   }
   Config c;
+  c.sms = default_config().sms;  // a file that leaves out providers or routing keeps the built-in outbox
   Reader r;
   r.check_keys(root, "", {"server", "storage", "verification", "accounts", "limits", "sms", "log"});
   if (auto* t = r.table(root, "", "server")) read_server(r, *t, c.server);
@@ -341,10 +342,6 @@ Result<Config> load_config_text(std::string_view toml_text, const std::string& o
   if (auto* t = r.table(root, "", "limits")) read_limits(r, *t, c.limits);
   if (auto* t = r.table(root, "", "sms")) read_sms(r, *t, c.sms);
   if (auto* t = r.table(root, "", "log")) read_log(r, *t, c.log);
-  if (!root.get("sms")) {
-    Config d = default_config();
-    c.sms = d.sms;
-  }
   std::vector<std::string> errors = r.errors;
   for (auto& e : validate_config(c)) errors.push_back(std::move(e));
   if (!errors.empty()) return fail_with(errors);
@@ -371,14 +368,18 @@ std::vector<std::string> validate_config(const Config& c) {
     bool digits = port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
     if (!digits || std::stoi(port) > 65535) fail("server.listen", "port must be a number from 0 to 65535");
   }
-  if (c.server.tls_certificate.empty() != c.server.tls_private_key.empty())
-    fail("server.tls_certificate", "tls_certificate and tls_private_key must be set together");
+  if (c.server.tls_certificate.empty() && !c.server.tls_private_key.empty())
+    fail("server.tls_certificate", "must be set when server.tls_private_key is set");
+  if (!c.server.tls_certificate.empty() && c.server.tls_private_key.empty())
+    fail("server.tls_private_key", "must be set when server.tls_certificate is set");
   if (c.server.read_timeout.count() <= 0) fail("server.read_timeout", "must be positive");
   if (c.server.idle_timeout.count() <= 0) fail("server.idle_timeout", "must be positive");
   if (c.server.data_dir.empty()) fail("server.data_dir", "must not be empty");
 
-  if (c.storage.backend != "sqlite" && c.storage.backend != "postgres")
-    fail("storage.backend", "expected \"sqlite\" or \"postgres\"");
+  if (c.storage.backend == "postgres")
+    fail("storage.backend", "\"postgres\" is not available in this release yet; use \"sqlite\"");
+  else if (c.storage.backend != "sqlite")
+    fail("storage.backend", "expected \"sqlite\"");
   if (c.storage.backend == "sqlite" && c.storage.sqlite_path.empty()) fail("storage.sqlite_path", "must not be empty");
   if (c.storage.sqlite_synchronous != "full" && c.storage.sqlite_synchronous != "normal")
     fail("storage.sqlite_synchronous", "expected \"full\" or \"normal\"");

@@ -59,7 +59,7 @@ enum class ErrorCode {
   kPayloadTooLarge,
   // A concurrent update won; the operation may be retried (storage-level, normally not surfaced).
   kConflict,
-  // The server is shutting down or a dependency is unavailable.
+  // A dependency (storage) is unavailable or overloaded; the request may be retried.
   kUnavailable,
   // Anything unexpected: logged with details, answered without them.
   kInternal,

@@ -108,10 +108,12 @@ struct HttpServer::Impl {
     for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     const std::string* forwarded = request.header(name);
     if (!forwarded || forwarded->empty()) return peer;
-    std::string first = forwarded->substr(0, forwarded->find(','));
-    auto b = first.find_first_not_of(' ');
-    auto e = first.find_last_not_of(' ');
-    return b == std::string::npos ? peer : first.substr(b, e - b + 1);
+    // The trusted proxy appends the address it saw; anything before it came from the client and is ignored.
+    auto comma = forwarded->rfind(',');
+    std::string last = comma == std::string::npos ? *forwarded : forwarded->substr(comma + 1);
+    auto b = last.find_first_not_of(" \t");
+    auto e = last.find_last_not_of(" \t");
+    return b == std::string::npos ? peer : last.substr(b, e - b + 1);
   }
 
   asio::awaitable<HttpResponse> dispatch(HttpRequest& request, std::string& route_label) {

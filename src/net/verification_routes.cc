@@ -81,7 +81,8 @@ void add_verification_routes(Router& router, VerificationService& verification) 
     if (!locale.ok()) return HttpResponse::error(locale.error());
     std::string language = locale->value_or("");
     if (language.empty())
-      if (const std::string* accept = request.header("accept-language")) language = accept->substr(0, 35);
+      if (const std::string* accept = request.header("accept-language"))
+        language = accept->substr(0, std::min(accept->find_first_of(",;"), std::size_t{35}));
     return session_response(verification.request_code(*id, transport, language, request.client_ip));
   });
 

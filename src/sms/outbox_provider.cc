@@ -7,9 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <system_error>
-
 #include <nlohmann/json.hpp>
+#include <system_error>
 
 namespace latchkey {
 namespace {
@@ -23,7 +22,8 @@ const Clock& system_clock() {
 
 Result<std::unique_ptr<OutboxProvider>> OutboxProvider::open(const std::string& name, const std::string& path,
                                                              const Clock* clock) {
-  if (path.empty()) return make_error(ErrorCode::kInternal, "sms provider " + name + ": outbox path is empty");
+  if (path.empty())
+    return make_error(ErrorCode::kInternal, "sms provider " + name + ": outbox path is empty");
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
@@ -51,10 +51,8 @@ SendResult OutboxProvider::send(const OutgoingMessage& message) {
   SendResult result;
   try {
     nlohmann::json line = {
-        {"to", message.to},
-        {"body", message.body},
-        {"provider", name_},
-        {"transport", transport_name(message.transport)},
+        {"to", message.to},         {"body", message.body},
+        {"provider", name_},        {"transport", transport_name(message.transport)},
         {"time", clock_->now_ms()},
     };
     // Invalid UTF-8 in the body is replaced rather than thrown on.

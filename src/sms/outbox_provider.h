@@ -17,9 +17,9 @@ namespace latchkey {
 // descriptor opened with O_APPEND, so lines never interleave.
 class OutboxProvider final : public SmsProvider {
  public:
-  // Opens (creating it with mode 0600, and its parent directory, if missing) the file at `path` for appending.
-  // Fails with kInternal when the directory cannot be created or the file cannot be opened. `clock` stamps
-  // "time"; it must outlive the provider (nullptr: the system clock).
+  // Opens (creating it with mode 0600, and its parent directory, if missing) the file at `path` for
+  // appending. Fails with kInternal when the directory cannot be created or the file cannot be opened.
+  // `clock` stamps "time"; it must outlive the provider (nullptr: the system clock).
   static Result<std::unique_ptr<OutboxProvider>> open(const std::string& name, const std::string& path,
                                                       const Clock* clock = nullptr);
 

@@ -24,7 +24,8 @@ const char* outcome_name(SendOutcome outcome) {
   return "retryable";
 }
 
-constexpr const char* kSentHelp = "Messages handed to SMS/voice providers, by provider, transport and outcome.";
+constexpr const char* kSentHelp =
+    "Messages handed to SMS/voice providers, by provider, transport and outcome.";
 constexpr const char* kSecondsHelp = "Time spent in one SMS/voice provider call, in seconds.";
 
 }  // namespace
@@ -54,8 +55,8 @@ Result<std::unique_ptr<SmsRouter>> SmsRouter::from_config(const SmsConfig& confi
       if (!provider.ok()) return provider.take_error();
       providers.push_back(std::move(provider.value()));
     } else {
-      return make_error(ErrorCode::kInternal,
-                        "sms provider " + provider_config.name + ": unknown kind \"" + provider_config.kind + "\"");
+      return make_error(ErrorCode::kInternal, "sms provider " + provider_config.name + ": unknown kind \"" +
+                                                  provider_config.kind + "\"");
     }
     enabled.emplace_back(provider_config.name, provider_config.enabled);
   }
@@ -76,7 +77,8 @@ Result<DeliveryReceipt> SmsRouter::send(const OutgoingMessage& message) {
     auto it = providers_.find(name);
     if (it == providers_.end()) continue;
     Entry& entry = *it->second;
-    if (!entry.enabled.load(std::memory_order_relaxed) || !entry.provider->supports(message.transport)) continue;
+    if (!entry.enabled.load(std::memory_order_relaxed) || !entry.provider->supports(message.transport))
+      continue;
 
     ++tried;
     auto started = std::chrono::steady_clock::now();
@@ -106,7 +108,8 @@ Result<DeliveryReceipt> SmsRouter::send(const OutgoingMessage& message) {
     // Providers may quote the number in their reason (never the body); keep it masked like every number.
     std::string detail = result.detail;
     if (!message.to.empty()) {
-      for (std::size_t at = detail.find(message.to); at != std::string::npos; at = detail.find(message.to, at)) {
+      for (std::size_t at = detail.find(message.to); at != std::string::npos;
+           at = detail.find(message.to, at)) {
         std::string masked = log::mask_number(message.to);
         detail.replace(at, message.to.size(), masked);
         at += masked.size();
@@ -134,9 +137,8 @@ Result<DeliveryReceipt> SmsRouter::send(const OutgoingMessage& message) {
     return make_error(ErrorCode::kSmsDeliveryFailed,
                       std::string("No enabled provider can deliver ") + transport + " to this country.");
   }
-  return make_error(ErrorCode::kSmsDeliveryFailed,
-                    "Delivery failed with all " + std::to_string(tried) + " provider" + (tried == 1 ? "" : "s") +
-                        " tried.");
+  return make_error(ErrorCode::kSmsDeliveryFailed, "Delivery failed with all " + std::to_string(tried) +
+                                                       " provider" + (tried == 1 ? "" : "s") + " tried.");
 }
 
 bool SmsRouter::offers(const std::string& country_code, Transport transport) const {

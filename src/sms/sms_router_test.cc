@@ -247,8 +247,9 @@ TEST_F(SmsRouterTest, ThrowingProviderCountsAsRetryable) {
 TEST_F(SmsRouterTest, LogsNeitherTheBodyNorTheWholeNumber) {
   providers_.push_back(std::make_unique<ScriptedProvider>(
       "a", std::deque<SendOutcome>{SendOutcome::kRetryable}, true, "number +33612345678 is busy"));
-  providers_.push_back(std::make_unique<ScriptedProvider>(
-      "b", std::deque<SendOutcome>{SendOutcome::kInvalidNumber}, true, "The 'To' number +33612345678 is bad"));
+  providers_.push_back(
+      std::make_unique<ScriptedProvider>("b", std::deque<SendOutcome>{SendOutcome::kInvalidNumber}, true,
+                                         "The 'To' number +33612345678 is bad"));
   auto router = build({{"a", "b"}, {}});
   ::testing::internal::CaptureStderr();
   auto receipt = router->send(message());

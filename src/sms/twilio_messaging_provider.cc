@@ -4,9 +4,8 @@
 
 #include <algorithm>
 #include <mutex>
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace latchkey {
 namespace {
@@ -106,7 +105,8 @@ SendOutcome outcome_for_code(long code) {
 
 // Keeps a short single-line version of Twilio's error message.
 std::string short_reason(std::string text) {
-  std::replace_if(text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
   if (text.size() > kMaxReasonChars) {
     text.resize(kMaxReasonChars);
     // Do not cut a UTF-8 sequence in half.
@@ -134,7 +134,8 @@ SendResult interpret(long http_status, const std::string& body) {
       return retryable("unreadable twilio answer (" + status_text + ")");
     }
     std::string sid = json["sid"].get<std::string>();
-    std::string status = json.contains("status") && json["status"].is_string() ? json["status"].get<std::string>() : "";
+    std::string status =
+        json.contains("status") && json["status"].is_string() ? json["status"].get<std::string>() : "";
     if (status == "failed" || status == "undelivered") {
       SendResult result = retryable("twilio message " + sid + " " + status);
       result.provider_message_id = sid;
@@ -155,14 +156,16 @@ SendResult interpret(long http_status, const std::string& body) {
                            ? short_reason(json["message"].get<std::string>())
                            : std::string("no message");
   SendResult result;
-  result.outcome = (http_status >= 500 || http_status == 429) ? SendOutcome::kRetryable : outcome_for_code(code);
+  result.outcome =
+      (http_status >= 500 || http_status == 429) ? SendOutcome::kRetryable : outcome_for_code(code);
   result.detail = "twilio error " + std::to_string(code) + " (" + status_text + "): " + reason;
   return result;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<TwilioMessagingProvider>> TwilioMessagingProvider::create(const SmsProviderConfig& config) {
+Result<std::unique_ptr<TwilioMessagingProvider>> TwilioMessagingProvider::create(
+    const SmsProviderConfig& config) {
   auto fail = [&](const std::string& what) -> Error {
     return make_error(ErrorCode::kInternal, "sms provider " + config.name + ": " + what);
   };

@@ -1,6 +1,7 @@
-// Sends SMS through Twilio Programmable Messaging: POST {api_base}/2010-04-01/Accounts/{AccountSid}/Messages.json
-// with a form-encoded To, Body and From (or MessagingServiceSid), authenticated with HTTP Basic
-// AccountSid:AuthToken. SMS only: supports(kVoice) is false.
+// Sends SMS through Twilio Programmable Messaging: POST
+// {api_base}/2010-04-01/Accounts/{AccountSid}/Messages.json with a form-encoded To, Body and From (or
+// MessagingServiceSid), authenticated with HTTP Basic AccountSid:AuthToken. SMS only: supports(kVoice) is
+// false.
 //
 // How answers map to outcomes:
 //   200/201 with a Message JSON (sid, status)          -> kSent, provider_message_id = sid
@@ -28,8 +29,8 @@ namespace latchkey {
 // configured timeout (connection included) and never throws.
 class TwilioMessagingProvider final : public SmsProvider {
  public:
-  // Checks that account_sid, auth_token, api_base and one of from / messaging_service_sid are set and that the
-  // timeout is positive; fails with kInternal naming the provider and the missing field otherwise.
+  // Checks that account_sid, auth_token, api_base and one of from / messaging_service_sid are set and that
+  // the timeout is positive; fails with kInternal naming the provider and the missing field otherwise.
   static Result<std::unique_ptr<TwilioMessagingProvider>> create(const SmsProviderConfig& config);
 
   const std::string& name() const override { return name_; }

@@ -11,11 +11,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace latchkey {
 namespace {
@@ -38,8 +37,8 @@ class FakeTwilioProcess {
     if (::pipe2(out, O_CLOEXEC) != 0) return "pipe failed";
     std::string script = fake_twilio_script().string();
     // Built before fork: the child may only make async-signal-safe calls.
-    std::vector<const char*> args = {"python3", script.c_str(), "--port",   "0", "--account-sid",
-                                     kAccountSid, "--auth-token",   kAuthToken, nullptr};
+    std::vector<const char*> args = {"python3",   script.c_str(), "--port",   "0",    "--account-sid",
+                                     kAccountSid, "--auth-token", kAuthToken, nullptr};
     pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ < 0) return "fork failed";
@@ -55,7 +54,8 @@ class FakeTwilioProcess {
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (line.find('\n') == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
       pollfd fd{out[0], POLLIN, 0};
       if (::poll(&fd, 1, static_cast<int>(left.count())) <= 0) break;
@@ -235,14 +235,16 @@ TEST_P(TwilioRefusalTest, RefusalCodesAreRefused) {
   ASSERT_NE(twilio, nullptr);
   SendResult result = twilio->send(message());
   EXPECT_EQ(result.outcome, SendOutcome::kRefused) << result.detail;
-  EXPECT_NE(result.detail.find("twilio error " + std::to_string(GetParam())), std::string::npos) << result.detail;
+  EXPECT_NE(result.detail.find("twilio error " + std::to_string(GetParam())), std::string::npos)
+      << result.detail;
   EXPECT_EQ(result.detail.find("424242"), std::string::npos);
   EXPECT_TRUE(received().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Codes, TwilioRefusalTest, ::testing::Values(30450, 60410, 60605, 21408));
 
-class TwilioInvalidNumberTest : public TwilioMessagingProviderTest, public ::testing::WithParamInterface<int> {};
+class TwilioInvalidNumberTest : public TwilioMessagingProviderTest,
+                                public ::testing::WithParamInterface<int> {};
 
 TEST_P(TwilioInvalidNumberTest, InvalidNumberCodes) {
   set_mode("twilio_error:" + std::to_string(GetParam()));
@@ -255,7 +257,8 @@ TEST_P(TwilioInvalidNumberTest, InvalidNumberCodes) {
 
 INSTANTIATE_TEST_SUITE_P(Codes, TwilioInvalidNumberTest, ::testing::Values(21211, 21614));
 
-class TwilioRetryableTest : public TwilioMessagingProviderTest, public ::testing::WithParamInterface<std::string> {};
+class TwilioRetryableTest : public TwilioMessagingProviderTest,
+                            public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(TwilioRetryableTest, IsRetryable) {
   set_mode(GetParam());
@@ -269,7 +272,8 @@ TEST_P(TwilioRetryableTest, IsRetryable) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, TwilioRetryableTest,
-                         ::testing::Values("error_500", "twilio_error:20429", "twilio_error:21610", "garbage"),
+                         ::testing::Values("error_500", "twilio_error:20429", "twilio_error:21610",
+                                           "garbage"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name) {

@@ -8,8 +8,9 @@ namespace latchkey {
 namespace {
 
 TEST(VerificationMessageTest, EnglishTextCarriesTheCodeAndTheWarning) {
-  EXPECT_EQ(verification_message_text("en", "123456", Transport::kSms),
-            "Your Latchkey verification code is 123456. Never share it with anyone, not even Latchkey staff.");
+  EXPECT_EQ(
+      verification_message_text("en", "123456", Transport::kSms),
+      "Your Latchkey verification code is 123456. Never share it with anyone, not even Latchkey staff.");
 }
 
 TEST(VerificationMessageTest, EveryLanguageCarriesTheCodeOnce) {
@@ -26,9 +27,12 @@ TEST(VerificationMessageTest, EveryLanguageCarriesTheCodeOnce) {
 }
 
 TEST(VerificationMessageTest, TranslationsReadNaturally) {
-  EXPECT_NE(verification_message_text("fr", "1", Transport::kSms).find("code de vérification"), std::string::npos);
-  EXPECT_NE(verification_message_text("es", "1", Transport::kSms).find("código de verificación"), std::string::npos);
-  EXPECT_NE(verification_message_text("de", "1", Transport::kSms).find("Bestätigungscode"), std::string::npos);
+  EXPECT_NE(verification_message_text("fr", "1", Transport::kSms).find("code de vérification"),
+            std::string::npos);
+  EXPECT_NE(verification_message_text("es", "1", Transport::kSms).find("código de verificación"),
+            std::string::npos);
+  EXPECT_NE(verification_message_text("de", "1", Transport::kSms).find("Bestätigungscode"),
+            std::string::npos);
   EXPECT_NE(verification_message_text("ja", "1", Transport::kSms).find("認証コード"), std::string::npos);
 }
 

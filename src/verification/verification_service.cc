@@ -171,6 +171,8 @@ Result<SessionStatus> VerificationService::request_code(const std::string& id, T
     if (sms) {
       s.sms_sent++;
       s.next_sms_at = now + delay_after(config_.sms_delays, s.sms_sent).count();
+      // A first call waits as long as the next SMS would: the SMS just sent deserves time to arrive.
+      if (s.calls_made == 0) s.next_call_at = s.next_sms_at;
     } else {
       s.calls_made++;
       s.next_call_at = now + delay_after(config_.call_delays, s.calls_made).count();
@@ -184,6 +186,12 @@ Result<SessionStatus> VerificationService::request_code(const std::string& id, T
   // soon does not also consume tokens; a refusal here releases the reservation.
   auto release = [&](Error error) -> Result<SessionStatus> {
     auto undo = mutate(id, ErrorCode::kSessionNotFound, [&](VerificationSession& cur) -> Status {
+      // Nothing was delivered: the code the user may already hold stays the valid one.
+      if (cur.code_hash == s.code_hash) {
+        cur.code_hash = before.code_hash;
+        cur.code_expires_at = before.code_expires_at;
+        cur.code_attempts = before.code_attempts;
+      }
       cur.sms_sent = before.sms_sent;
       cur.calls_made = before.calls_made;
       cur.next_sms_at = before.next_sms_at;

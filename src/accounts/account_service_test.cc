@@ -1,0 +1,149 @@
+#include "accounts/account_service.h"
+
+#include <filesystem>
+#include <regex>
+
+#include <gtest/gtest.h>
+
+#include "crypto/proof_of_work.h"
+#include "storage/storage.h"
+
+namespace latchkey {
+namespace {
+
+constexpr char kNumber[] = "+33612345678";
+constexpr char kPassword[] = "a-device-password-of-24c";
+
+class CapturingProvider final : public SmsProvider {
+ public:
+  const std::string& name() const override { return name_; }
+  bool supports(Transport) const override { return true; }
+  SendResult send(const OutgoingMessage& m) override {
+    std::smatch match;
+    std::regex_search(m.body, match, std::regex("\\d{6}"));
+    last_code = match.str();
+    return {SendOutcome::kSent, "x", ""};
+  }
+  std::string last_code;
+
+ private:
+  std::string name_ = "cap";
+};
+
+class AccountServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(initialize_crypto());
+    dir_ = std::filesystem::temp_directory_path() /
+           ("lk-acct-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    StorageConfig sc;
+    sc.sqlite_path = (dir_ / "db.sqlite").string();
+    auto opened = open_storage(sc);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    storage_ = std::move(opened.value());
+    auto p = std::make_unique<CapturingProvider>();
+    provider_ = p.get();
+    std::vector<std::unique_ptr<SmsProvider>> providers;
+    providers.push_back(std::move(p));
+    SmsRoutingConfig routing;
+    routing.default_route = {"cap"};
+    sms_ = std::make_unique<SmsRouter>(std::move(providers), routing, metrics_);
+    verification_config_.proof_of_work_bits = 0;
+    limits_ = std::make_unique<Limits>(limits_config_, metrics_);
+    breaker_ = std::make_unique<SmsPumpingBreaker>(limits_config_.sms_pumping, metrics_);
+    verification_ = std::make_unique<VerificationService>(verification_config_, storage_->sessions(), *sms_, *limits_,
+                                                          *breaker_, clock_, random_, metrics_, std::string(32, 'k'));
+    accounts_ = std::make_unique<AccountService>(accounts_config_, storage_->accounts(), *verification_, *limits_,
+                                                 clock_, random_, metrics_);
+  }
+  void TearDown() override {
+    storage_->close();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string VerifiedSession(const std::string& number = kNumber) {
+    auto s = verification_->create_session(number, "ip");
+    EXPECT_TRUE(s.ok());
+    EXPECT_TRUE(verification_->request_code(s->id, Transport::kSms, "en", "ip").ok());
+    EXPECT_TRUE(verification_->check_code(s->id, provider_->last_code)->verified);
+    return s->id;
+  }
+  Result<RegisteredDevice> Register(const std::string& password, const std::string& number = kNumber) {
+    return accounts_->register_account({number, password, VerifiedSession(number), 42, std::nullopt});
+  }
+
+  std::filesystem::path dir_;
+  ManualClock clock_;
+  SodiumRandom random_;
+  MetricsRegistry metrics_;
+  VerificationConfig verification_config_;
+  LimitsConfig limits_config_;
+  AccountsConfig accounts_config_;
+  std::unique_ptr<Storage> storage_;
+  CapturingProvider* provider_ = nullptr;
+  std::unique_ptr<SmsRouter> sms_;
+  std::unique_ptr<Limits> limits_;
+  std::unique_ptr<SmsPumpingBreaker> breaker_;
+  std::unique_ptr<VerificationService> verification_;
+  std::unique_ptr<AccountService> accounts_;
+};
+
+TEST_F(AccountServiceTest, RegistersAndAuthenticates) {
+  auto r = Register(kPassword);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->number, kNumber);
+  EXPECT_EQ(r->device_id, 1u);
+  EXPECT_FALSE(r->replaced_existing);
+  EXPECT_TRUE(accounts_->authenticate(r->uuid, kPassword).ok());
+  EXPECT_TRUE(accounts_->authenticate(r->uuid + ".1", kPassword).ok());
+  for (auto [user, pass] : std::vector<std::pair<std::string, std::string>>{
+           {r->uuid, "wrong-password-wrong"}, {r->uuid + ".2", kPassword}, {r->uuid + ".x", kPassword},
+           {r->uuid + ".0", kPassword}, {"not-a-uuid", kPassword}, {r->uuid, ""}}) {
+    auto a = accounts_->authenticate(user, pass);
+    ASSERT_FALSE(a.ok()) << user;
+    EXPECT_EQ(a.error().code, ErrorCode::kUnauthorized);
+  }
+}
+
+TEST_F(AccountServiceTest, ReRegistrationKeepsUuidAndRevokesOldDevice) {
+  auto first = Register(kPassword);
+  ASSERT_TRUE(first.ok());
+  auto second = Register("another-password-of-24c!");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->uuid, first->uuid);
+  EXPECT_TRUE(second->replaced_existing);
+  EXPECT_FALSE(accounts_->authenticate(first->uuid, kPassword).ok());
+  EXPECT_TRUE(accounts_->authenticate(first->uuid, "another-password-of-24c!").ok());
+}
+
+TEST_F(AccountServiceTest, ValidatesRequest) {
+  auto shortpw = accounts_->register_account({kNumber, "short", "s", 42, std::nullopt});
+  ASSERT_FALSE(shortpw.ok());
+  EXPECT_EQ(shortpw.error().code, ErrorCode::kMalformedRequest);
+  auto range = accounts_->register_account({kNumber, kPassword, "s", 0, std::nullopt});
+  ASSERT_FALSE(range.ok());
+  EXPECT_EQ(range.error().code, ErrorCode::kMalformedRequest);
+  auto big = accounts_->register_account({kNumber, kPassword, "s", 16384, std::nullopt});
+  EXPECT_FALSE(big.ok());
+  auto name = accounts_->register_account({kNumber, kPassword, "s", 1, std::string(300, 'n')});
+  EXPECT_FALSE(name.ok());
+  auto unknown = accounts_->register_account({kNumber, kPassword, "unknown-session", 1, std::nullopt});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kRegistrationSessionInvalid);
+}
+
+TEST_F(AccountServiceTest, DeleteRemovesCredentialsAndFreesNumber) {
+  auto r = Register(kPassword);
+  ASSERT_TRUE(r.ok());
+  auto device = accounts_->authenticate(r->uuid, kPassword);
+  ASSERT_TRUE(device.ok());
+  EXPECT_TRUE(accounts_->delete_account(*device).ok());
+  EXPECT_FALSE(accounts_->authenticate(r->uuid, kPassword).ok());
+  auto again = Register(kPassword);
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->uuid, r->uuid);
+  EXPECT_FALSE(again->replaced_existing);
+}
+
+}  // namespace
+}  // namespace latchkey
