@@ -4,6 +4,9 @@
 namespace latchkey {
 namespace {
 
+// Longer ids cannot exist; they are looked up anyway and answered as an unknown session.
+constexpr std::size_t kMaxSessionIdBytes = 1024;
+
 Result<AuthenticatedDevice> authenticate(AccountService& accounts, const HttpRequest& request) {
   auto credentials = basic_credentials(request);
   if (!credentials.ok()) return credentials.take_error();
@@ -22,7 +25,7 @@ void add_account_routes(Router& router, AccountService& accounts) {
     if (!credentials.ok()) return HttpResponse::error(credentials.error());
     auto body = parse_json_object(request.body);
     if (!body.ok()) return HttpResponse::error(body.error());
-    auto session_id = required_string(*body, "", "sessionId", 64);
+    auto session_id = required_string(*body, "", "sessionId", kMaxSessionIdBytes);
     if (!session_id.ok()) return HttpResponse::error(session_id.error());
     auto attributes = body->find("accountAttributes");
     if (attributes == body->end() || !attributes->is_object())

@@ -76,7 +76,7 @@ struct HttpServer::Impl {
       : config(c),
         router(r),
         metrics(m),
-        ioc(std::max(1, c.io_threads)),
+        ioc(1),
         workers(static_cast<std::size_t>(c.worker_threads)),
         outbound(static_cast<std::size_t>(c.outbound_threads)),
         acceptor(ioc),
@@ -87,7 +87,12 @@ struct HttpServer::Impl {
   const ServerConfig& config;
   const Router& router;
   MetricsRegistry& metrics;
+  // One io_context per I/O thread, each run by exactly one thread, so a connection's handlers never run
+  // concurrently and no strand is needed. `ioc` (the first) also runs the listener, signals and timers.
   asio::io_context ioc;
+  std::vector<std::unique_ptr<asio::io_context>> extra_contexts;  // io_threads - 1 more, built in run()
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;  // released at shutdown
+  std::atomic<std::size_t> next_context{0};
   asio::thread_pool workers;
   asio::thread_pool outbound;
   tcp::acceptor acceptor;
@@ -181,7 +186,15 @@ struct HttpServer::Impl {
       parser.body_limit(config.max_body_bytes);
       beast::get_lowest_layer(stream).expires_after(config.read_timeout);
       beast::error_code ec;
-      co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      // Beast 1.74 applies header_limit only to the unconsumed part of each read, so a header that arrives in
+      // pieces is counted here as well. A read stops where the header ends, so this counts header bytes only.
+      std::size_t header_bytes = 0;
+      while (!ec && !parser.is_header_done()) {
+        header_bytes += co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+        if (!ec && header_bytes > config.max_header_bytes) ec = http::error::header_limit;
+      }
+      if (!ec && !parser.is_done())
+        co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
       if (ec == http::error::body_limit) {
         record("unmatched", "?", 413, 0);
         co_await write_error_and_close(stream, 413, ErrorCode::kPayloadTooLarge, "the request body is too large");
@@ -261,7 +274,7 @@ struct HttpServer::Impl {
       open_connections.set(static_cast<std::int64_t>(connections.size()));
       last = connections.empty();
     }
-    if (last && stopping) asio::post(ioc, [this] { grace_timer.cancel(); });
+    if (last && stopping) asio::post(ioc, [this] { release_contexts(); });
   }
 
   std::size_t connection_count() {
@@ -312,7 +325,7 @@ struct HttpServer::Impl {
   asio::awaitable<void> accept_loop() {
     for (;;) {
       beast::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::make_strand(ioc), asio::redirect_error(use_awaitable, ec));
+      tcp::socket socket = co_await acceptor.async_accept(pick_context(), asio::redirect_error(use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || stopping) co_return;
         log::warn("accept_failed", {{"error", ec.message()}});
@@ -330,6 +343,23 @@ struct HttpServer::Impl {
     }
   }
 
+  asio::io_context& pick_context() {
+    std::size_t n = extra_contexts.size() + 1;
+    std::size_t i = next_context.fetch_add(1, std::memory_order_relaxed) % n;
+    return i == 0 ? ioc : *extra_contexts[i - 1];
+  }
+
+  // Lets every io_context return from run() once it has no more work. Runs on `ioc`.
+  void release_contexts() {
+    grace_timer.cancel();
+    keep_running.clear();
+  }
+
+  void stop_all_contexts() {
+    ioc.stop();
+    for (auto& c : extra_contexts) c->stop();
+  }
+
   void begin_shutdown() {
     if (stopping.exchange(true)) return;
     log::info("shutdown_started", {{"open_connections", connection_count()}});
@@ -343,13 +373,16 @@ struct HttpServer::Impl {
       for (auto& [id, c] : connections)
         if (!c->busy && c->close) idle.push_back(c);
     }
-    for (auto& c : idle) c->close();  // sending happens outside the registry lock
-    if (connection_count() == 0) return;
+    for (auto& c : idle) c->close();  // closing happens outside the registry lock
+    if (connection_count() == 0) {
+      release_contexts();
+      return;
+    }
     grace_timer.expires_after(config.shutdown_grace);
     grace_timer.async_wait([this](beast::error_code ec) {
       if (ec) return;  // every connection finished in time
       log::warn("shutdown_grace_expired", {{"open_connections", connection_count()}});
-      ioc.stop();
+      stop_all_contexts();
     });
   }
 };
@@ -436,8 +469,11 @@ void HttpServer::run() {
   });
   asio::co_spawn(s.ioc, s.accept_loop(), asio::detached);
   log::info("listening", {{"address", local_address()}, {"tls", s.tls.has_value()}});
+  for (int i = 1; i < s.config.io_threads; ++i) s.extra_contexts.push_back(std::make_unique<asio::io_context>(1));
+  s.keep_running.push_back(asio::make_work_guard(s.ioc));
+  for (auto& c : s.extra_contexts) s.keep_running.push_back(asio::make_work_guard(*c));
   std::vector<std::thread> threads;
-  for (int i = 1; i < s.config.io_threads; ++i) threads.emplace_back([&s] { s.ioc.run(); });
+  for (auto& c : s.extra_contexts) threads.emplace_back([&c] { c->run(); });
   s.ioc.run();
   for (auto& t : threads) t.join();
   s.workers.join();

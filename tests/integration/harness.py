@@ -276,6 +276,10 @@ def make_self_signed_cert(directory):
     return cert, key
 
 
+class ServerDied(AssertionError):
+    pass
+
+
 class Server:
     """One latchkeyd process. `overrides` is merged over base_config(); `config=None` with use_config=False
     starts the server without --config (built-in defaults). `tls=True` generates a self-signed certificate."""
@@ -447,8 +451,22 @@ class Server:
             resp = conn.getresponse()
             raw = resp.read()
             return Response(resp.status, resp.headers, _decode_body(raw))
+        except (OSError, http.client.HTTPException) as e:
+            self._raise_if_dead(e)
+            raise
         finally:
             conn.close()
+
+    def _raise_if_dead(self, cause):
+        """Turns a connection failure into a clear report when the server process has died."""
+        if self.proc is not None:
+            try:
+                code = self.proc.wait(timeout=0.3)
+            except subprocess.TimeoutExpired:
+                return
+            _live_servers.discard(self)
+            raise ServerDied(f"latchkeyd died (exit code {code}) and the request failed with {cause!r}; "
+                             f"stderr tail:\n{self.stderr_tail()}") from cause
 
     # ---- state -----------------------------------------------------------------------------------------
 
@@ -484,7 +502,8 @@ class Server:
             time.sleep(0.05)
 
     def latest_code(self, number, wait=2.0, transport=None):
-        return extract_code(self.latest_message(number, wait=wait, transport=transport)["body"])
+        line = self.latest_message(number, wait=wait, transport=transport)
+        return extract_code(line["body"], spoken=line.get("transport") == "voice")
 
     def log_text(self):
         try:
@@ -516,11 +535,20 @@ def _decode_body(raw):
 _CODE_RE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
 
-def extract_code(body):
+_SPOKEN_CODE_RE = re.compile(r"(?<!\d)(\d(?:[ ,.\-]{1,3}\d){5})(?![ ,.\-]{0,3}\d)")
+
+
+def extract_code(body, spoken=False):
+    """The 6-digit code in a message text. `spoken=True` (voice messages) also accepts the digits separated
+    for text-to-speech, e.g. "3 1 0 7 6 9"."""
     m = _CODE_RE.search(body)
-    if not m:
-        raise AssertionError(f"no 6-digit code in message body {body!r}")
-    return m.group(1)
+    if m:
+        return m.group(1)
+    if spoken:
+        m = _SPOKEN_CODE_RE.search(body)
+        if m:
+            return re.sub(r"\D", "", m.group(1))
+    raise AssertionError(f"no 6-digit code in message body {body!r}")
 
 
 # --------------------------------------------------------------------------------------------------------

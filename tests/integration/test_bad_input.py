@@ -126,7 +126,7 @@ class BadInputTest(LatchkeyTestCase):
             with self.subTest(nonce=nonce):
                 self.assertError(s.request("PATCH", session_path(sid), {"proofOfWork": {"nonce": nonce}}),
                                  400, "malformed_request")
-        for body in ({"proofOfWork": "123"}, {"proofOfWork": 123}, {"proofOfWork": {}}, {"proofOfWork": None}):
+        for body in ({"proofOfWork": "123"}, {"proofOfWork": 123}, {"proofOfWork": {}}, {"proofOfWork": [1]}):
             with self.subTest(body=body):
                 self.assertError(s.request("PATCH", session_path(sid), body), 400, "malformed_request")
         r = s.request("GET", session_path(sid))

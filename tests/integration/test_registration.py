@@ -214,8 +214,43 @@ class RegistrationFlowTest(LatchkeyTestCase):
     def test_unknown_session(self):
         s = self.server
         number = unique_number("33")
-        for sid in ("AAAAAAAAAAAAAAAAAAAAAA", "no-such-session", "x" * 300):
-            self.assertError(register_with_session(s, sid, number, random_password()), 401, "session_invalid")
+        for sid in ("AAAAAAAAAAAAAAAAAAAAAA", "no-such-session"):
+            with self.subTest(sid=sid):
+                self.assertError(register_with_session(s, sid, number, random_password()), 401, "session_invalid")
+
+    def test_overlong_session_id_is_an_unknown_session(self):
+        """The contract types sessionId as a string with no length limit: a 300-character id is simply unknown."""
+        s = self.server
+        self.assertError(register_with_session(s, "x" * 300, unique_number("33"), random_password()),
+                         401, "session_invalid")
+
+    def test_locales(self):
+        s = self.server
+        templates = {}
+        for locale in ("en", "fr", "ja", "es", "de"):
+            number = unique_number("33")
+            gated = pass_gate(s, create_session(s, number))
+            request_code(s, gated["id"], "sms", locale=locale)
+            body = s.latest_message(number)["body"]
+            code = harness.extract_code(body)
+            self.assertIn(code, body)
+            templates[locale] = body.replace(code, "{code}")
+            r = submit_code(s, gated["id"], code)
+            self.assertIs(r.body["verified"], True, f"the {locale} code verifies")
+        for locale in ("fr", "ja", "es", "de"):
+            self.assertNotEqual(templates[locale], templates["en"], f"{locale} text is not localised")
+        self.assertEqual(len(set(templates.values())), 5, f"every locale has its own text: {templates!r}")
+        self.assertTrue(any(ord(ch) > 0x3000 for ch in templates["ja"]),
+                        f"the Japanese text has no Japanese characters: {templates['ja']!r}")
+
+
+class ShortDelaysTest(LatchkeyTestCase):
+    """sms_delays and call_delays shortened so that waiting for the next SMS or a call fits in the suite."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = start_server(cls, {"verification": {"proof_of_work_bits": 8, "sms_delays": ["1s", "3s"],
+                                                          "call_delays": ["1s", "2s"]}})
 
     def test_voice_after_first_sms(self):
         s = self.server
@@ -239,29 +274,28 @@ class RegistrationFlowTest(LatchkeyTestCase):
         self.assertEqual(line["to"], number)
         self.assertEqual(line["transport"], "voice")
         self.assertEqual(line["provider"], "dev-outbox")
-        code = harness.extract_code(line["body"])
+        code = harness.extract_code(line["body"], spoken=True)
         r = submit_code(s, gated["id"], code)
         self.assertEqual(r.status, 200, r.body)
         self.assertIs(r.body["verified"], True, "the code sent by voice verifies the session")
 
-    def test_locales(self):
+    def test_sms_delays_grow(self):
         s = self.server
-        templates = {}
-        for locale in ("en", "fr", "ja", "es", "de"):
-            number = unique_number("33")
-            gated = pass_gate(s, create_session(s, number))
-            request_code(s, gated["id"], "sms", locale=locale)
-            body = s.latest_message(number)["body"]
-            code = harness.extract_code(body)
-            self.assertIn(code, body)
-            templates[locale] = body.replace(code, "{code}")
-            r = submit_code(s, gated["id"], code)
-            self.assertIs(r.body["verified"], True, f"the {locale} code verifies")
-        for locale in ("fr", "ja", "es", "de"):
-            self.assertNotEqual(templates[locale], templates["en"], f"{locale} text is not localised")
-        self.assertEqual(len(set(templates.values())), 5, f"every locale has its own text: {templates!r}")
-        self.assertTrue(any(ord(ch) > 0x3000 for ch in templates["ja"]),
-                        f"the Japanese text has no Japanese characters: {templates['ja']!r}")
+        number = unique_number("33")
+        gated = pass_gate(s, create_session(s, number))
+        first = request_code(s, gated["id"])
+        self.assertEqual(first["nextSms"], 1, "nextSms after the 1st SMS is sms_delays[0]")
+        self.assertError(s.request("POST", session_path(gated["id"], "/code"), {"transport": "sms"}),
+                         429, "rate_limited")
+        time.sleep(1.2)
+        r = s.request("GET", session_path(gated["id"]))
+        self.assertEqual(r.body["nextSms"], 0, r.body)
+        second = request_code(s, gated["id"])
+        self.assertEqual(second["nextSms"], 3, "nextSms after the 2nd SMS is sms_delays[1]")
+        self.assertEqual(len(s.outbox_for(number)), 2)
+        code = s.latest_code(number)
+        r = submit_code(s, gated["id"], code)
+        self.assertIs(r.body["verified"], True, "the newest code verifies")
 
 
 class DefaultConfigTest(LatchkeyTestCase):
