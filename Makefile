@@ -24,7 +24,7 @@ run: build
 
 # Everything CI runs: unit and integration tests, then the same under ASan/UBSan, then the fuzzers briefly.
 test: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz
 
@@ -38,7 +38,7 @@ test-sanitize: deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLATCHKEY_SANITIZE=ON -DLATCHKEY_BUILD_BENCH=OFF
 	cmake --build $(ASAN_DIR) --target latchkeyd latchkey_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_DIR) --output-on-failure
+	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j2
 
 fuzz: deps
 	./scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -397,6 +397,8 @@ class Server:
         return self
 
     def close(self):
+        """Stops the server and removes its folder; raises if a sanitizer reported an error (ASan/UBSan builds)."""
+        report = None
         try:
             if self.running():
                 try:
@@ -404,9 +406,21 @@ class Server:
                 except AssertionError:
                     pass
             self.kill9()
+            report = self.sanitizer_report()
         finally:
             if not os.environ.get("LATCHKEY_KEEP_TMP"):
                 shutil.rmtree(self.tmp, ignore_errors=True)
+        if report:
+            raise AssertionError(f"sanitizer report in latchkeyd's stderr:\n{report}")
+
+    def sanitizer_report(self):
+        """The first lines of an AddressSanitizer/UndefinedBehaviorSanitizer/LeakSanitizer report, or ''."""
+        lines = self.log_text().splitlines()
+        for i, line in enumerate(lines):
+            if ("ERROR: AddressSanitizer" in line or "ERROR: LeakSanitizer" in line or "runtime error:" in line
+                    or "SUMMARY: UndefinedBehaviorSanitizer" in line):
+                return "\n".join(l[:300] for l in lines[i:i + 12])
+        return ""
 
     # ---- I/O -------------------------------------------------------------------------------------------
 
