@@ -37,7 +37,8 @@ int leading_zero_bits(const unsigned char* d, std::size_t n) {
   return bits;
 }
 
-bool pow_valid(const unsigned char* challenge, std::size_t challenge_len, const std::string& nonce, int bits) {
+bool pow_valid(const unsigned char* challenge, std::size_t challenge_len, const std::string& nonce,
+               int bits) {
   unsigned char buf[kChallengeBytes + 20];
   std::memcpy(buf, challenge, challenge_len);
   std::memcpy(buf + challenge_len, nonce.data(), nonce.size());
@@ -87,7 +88,8 @@ void BM_PowSolve(benchmark::State& state) {
   EVP_MD_CTX_free(base);
   state.counters["hashes_per_solve"] =
       benchmark::Counter(static_cast<double>(hashes) / static_cast<double>(state.iterations()));
-  state.counters["hashes_per_s"] = benchmark::Counter(static_cast<double>(hashes), benchmark::Counter::kIsRate);
+  state.counters["hashes_per_s"] =
+      benchmark::Counter(static_cast<double>(hashes), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_PowSolve)->Arg(4)->Arg(16)->Unit(benchmark::kMicrosecond);
 
@@ -97,8 +99,8 @@ struct CodeInput {
   CodeInput() {
     RAND_bytes(key, sizeof key);
     message = "Xq3v9bT0c7w1yJkPzR2mNa";  // context: a session id
-    message += '\0';                      // separator, as in crypto/secret_hash.h keyed_hash()
-    message += "123456";                  // the code
+    message += '\0';                     // separator, as in crypto/secret_hash.h keyed_hash()
+    message += "123456";                 // the code
   }
 };
 
@@ -116,7 +118,8 @@ void BM_CodeHmac_OpenSSL(benchmark::State& state) {
 }
 BENCHMARK(BM_CodeHmac_OpenSSL);
 
-// The same with OpenSSL 3's EVP_MAC, keyed once and duplicated per message (avoids re-fetching the algorithm).
+// The same with OpenSSL 3's EVP_MAC, keyed once and duplicated per message (avoids re-fetching the
+// algorithm).
 void BM_CodeHmac_EVP_MAC_Reused(benchmark::State& state) {
   CodeInput in;
   EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);

@@ -7,33 +7,14 @@
 // The server appends each SMS to the outbox with write(2) before it answers the POST, so after a 200 the line
 // is already in the file: the generator keeps a file offset, reads new bytes, and indexes codes by number.
 //
-// Everything is bounded: by --duration (plus --warmup), by --max-registrations and by a per-request --timeout.
-// Output: a table on stderr/stdout and, with --json, one JSON object on stdout.
-#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
-
+// Everything is bounded: by --duration (plus --warmup), by --max-registrations and by a per-request
+// --timeout. Output: a table on stderr/stdout and, with --json, one JSON object on stdout.
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <iostream>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <random>
-#include <string>
-#include <string_view>
-#include <thread>
-#include <unordered_map>
-#include <vector>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -44,8 +25,25 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+#include <vector>
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -56,7 +54,7 @@ using json = nlohmann::json;
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------------------------
+// --------------------------------------------------------------------------------------------------------
 // Options
 
 struct Options {
@@ -67,36 +65,39 @@ struct Options {
   int threads = 1;
   double duration_s = 10.0;
   double warmup_s = 2.0;
-  double rate = 0.0;  // registrations/s across all clients; 0 = as fast as possible
-  std::uint64_t max_registrations = 0;  // 0 = unbounded (time still bounds the run)
-  double timeout_s = 10.0;              // per HTTP request, connect included
-  double outbox_wait_s = 2.0;           // how long a code may take to appear in the outbox
-  double give_up_s = 5.0;               // stop when connections fail and nothing answered for this long
-  std::uint64_t seed = 0;               // 0 = random
+  double rate = 0.0;                          // registrations/s across all clients; 0 = as fast as possible
+  std::uint64_t max_registrations = 0;        // 0 = unbounded (time still bounds the run)
+  double timeout_s = 10.0;                    // per HTTP request, connect included
+  double outbox_wait_s = 2.0;                 // how long a code may take to appear in the outbox
+  double give_up_s = 5.0;                     // stop when connections fail and nothing answered for this long
+  std::uint64_t requests_per_connection = 0;  // reconnect after this many requests; 0 = keep the connection
+  std::uint64_t seed = 0;                     // 0 = random
   bool json = false;
   std::string json_out;
   int max_error_samples = 5;
 };
 
 [[noreturn]] void usage(int code) {
-  std::fprintf(code == 0 ? stdout : stderr,
-               "usage: latchkey_loadgen --outbox PATH [options]\n"
-               "  --host H               server address (default 127.0.0.1)\n"
-               "  --port P               server port (default 8080)\n"
-               "  --outbox PATH          outbox JSON-lines file the server writes codes to (required)\n"
-               "  --concurrency N        virtual clients, one keep-alive connection each (default 64)\n"
-               "  --threads N            threads running the io_context (default 1)\n"
-               "  --duration D           measured time, e.g. 10s, 500ms, 1m (default 10s)\n"
-               "  --warmup D             unmeasured time before it (default 2s)\n"
-               "  --rate R               target registrations/s, paced across clients; 0 = max (default 0)\n"
-               "  --max-registrations N  start at most N registration flows (default unbounded)\n"
-               "  --timeout D            per-request deadline (default 10s)\n"
-               "  --outbox-wait D        how long a code may take to show in the outbox (default 2s)\n"
-               "  --give-up D            stop when connections fail and nothing answered for D (default 5s)\n"
-               "  --seed N               number/password seed (default random)\n"
-               "  --json                 print one JSON object on stdout (the table goes to stderr)\n"
-               "  --json-out FILE        also write the JSON object to FILE\n"
-               "  --error-samples N      print the first N unexpected responses (default 5)\n");
+  std::fprintf(
+      code == 0 ? stdout : stderr,
+      "usage: latchkey_loadgen --outbox PATH [options]\n"
+      "  --host H               server address (default 127.0.0.1)\n"
+      "  --port P               server port (default 8080)\n"
+      "  --outbox PATH          outbox JSON-lines file the server writes codes to (required)\n"
+      "  --concurrency N        virtual clients, one keep-alive connection each (default 64)\n"
+      "  --threads N            threads running the io_context (default 1)\n"
+      "  --duration D           measured time, e.g. 10s, 500ms, 1m (default 10s)\n"
+      "  --warmup D             unmeasured time before it (default 2s)\n"
+      "  --rate R               target registrations/s, paced across clients; 0 = max (default 0)\n"
+      "  --max-registrations N  start at most N registration flows (default unbounded)\n"
+      "  --timeout D            per-request deadline (default 10s)\n"
+      "  --outbox-wait D        how long a code may take to show in the outbox (default 2s)\n"
+      "  --give-up D            stop when connections fail and nothing answered for D (default 5s)\n"
+      "  --requests-per-connection N  reconnect after N requests (default 0: one connection per client)\n"
+      "  --seed N               number/password seed (default random)\n"
+      "  --json                 print one JSON object on stdout (the table goes to stderr)\n"
+      "  --json-out FILE        also write the JSON object to FILE\n"
+      "  --error-samples N      print the first N unexpected responses (default 5)\n");
   std::exit(code);
 }
 
@@ -105,10 +106,14 @@ double parse_seconds(const std::string& text, const char* what) {
   double v = std::strtod(text.c_str(), &end);
   std::string unit = end ? std::string(end) : std::string();
   double scale = 0;
-  if (unit.empty() || unit == "s") scale = 1;
-  else if (unit == "ms") scale = 1e-3;
-  else if (unit == "m") scale = 60;
-  else if (unit == "h") scale = 3600;
+  if (unit.empty() || unit == "s")
+    scale = 1;
+  else if (unit == "ms")
+    scale = 1e-3;
+  else if (unit == "m")
+    scale = 60;
+  else if (unit == "h")
+    scale = 3600;
   if (end == text.c_str() || scale == 0 || !(v >= 0) || !std::isfinite(v)) {
     std::fprintf(stderr, "latchkey_loadgen: bad %s: %s\n", what, text.c_str());
     std::exit(2);
@@ -140,14 +145,22 @@ Options parse_options(int argc, char** argv) {
       return argv[++i];
     };
     std::string name = a.substr(0, a.find('='));
-    if (name == "--help" || name == "-h") usage(0);
-    else if (name == "--host") o.host = value();
-    else if (name == "--port") o.port = value();
-    else if (name == "--outbox") o.outbox = value();
-    else if (name == "--concurrency") o.concurrency = static_cast<int>(parse_int(value(), "--concurrency", 1));
-    else if (name == "--threads") o.threads = static_cast<int>(parse_int(value(), "--threads", 1));
-    else if (name == "--duration") o.duration_s = parse_seconds(value(), "--duration");
-    else if (name == "--warmup") o.warmup_s = parse_seconds(value(), "--warmup");
+    if (name == "--help" || name == "-h")
+      usage(0);
+    else if (name == "--host")
+      o.host = value();
+    else if (name == "--port")
+      o.port = value();
+    else if (name == "--outbox")
+      o.outbox = value();
+    else if (name == "--concurrency")
+      o.concurrency = static_cast<int>(parse_int(value(), "--concurrency", 1));
+    else if (name == "--threads")
+      o.threads = static_cast<int>(parse_int(value(), "--threads", 1));
+    else if (name == "--duration")
+      o.duration_s = parse_seconds(value(), "--duration");
+    else if (name == "--warmup")
+      o.warmup_s = parse_seconds(value(), "--warmup");
     else if (name == "--rate") {
       std::string v = value();
       char* end = nullptr;
@@ -158,13 +171,23 @@ Options parse_options(int argc, char** argv) {
       }
     } else if (name == "--max-registrations")
       o.max_registrations = static_cast<std::uint64_t>(parse_int(value(), "--max-registrations", 1));
-    else if (name == "--timeout") o.timeout_s = parse_seconds(value(), "--timeout");
-    else if (name == "--outbox-wait") o.outbox_wait_s = parse_seconds(value(), "--outbox-wait");
-    else if (name == "--give-up") o.give_up_s = parse_seconds(value(), "--give-up");
-    else if (name == "--seed") o.seed = static_cast<std::uint64_t>(parse_int(value(), "--seed", 0));
-    else if (name == "--json") o.json = true;
-    else if (name == "--json-out") o.json_out = value();
-    else if (name == "--error-samples") o.max_error_samples = static_cast<int>(parse_int(value(), "--error-samples", 0));
+    else if (name == "--timeout")
+      o.timeout_s = parse_seconds(value(), "--timeout");
+    else if (name == "--outbox-wait")
+      o.outbox_wait_s = parse_seconds(value(), "--outbox-wait");
+    else if (name == "--give-up")
+      o.give_up_s = parse_seconds(value(), "--give-up");
+    else if (name == "--requests-per-connection")
+      o.requests_per_connection =
+          static_cast<std::uint64_t>(parse_int(value(), "--requests-per-connection", 0));
+    else if (name == "--seed")
+      o.seed = static_cast<std::uint64_t>(parse_int(value(), "--seed", 0));
+    else if (name == "--json")
+      o.json = true;
+    else if (name == "--json-out")
+      o.json_out = value();
+    else if (name == "--error-samples")
+      o.max_error_samples = static_cast<int>(parse_int(value(), "--error-samples", 0));
     else {
       std::fprintf(stderr, "latchkey_loadgen: unknown option %s\n", a.c_str());
       usage(2);
@@ -182,7 +205,7 @@ Options parse_options(int argc, char** argv) {
   return o;
 }
 
-// ---------------------------------------------------------------------------------------------------------------
+// --------------------------------------------------------------------------------------------------------
 // Small encoders and the proof of work
 
 std::string base64_encode(std::string_view in) {
@@ -219,13 +242,20 @@ std::optional<std::string> base64url_decode(std::string_view in) {
   int bits = 0;
   for (char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else if (c == '=') break;
-    else return std::nullopt;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-' || c == '+')
+      v = 62;
+    else if (c == '_' || c == '/')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return std::nullopt;
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -268,7 +298,8 @@ std::optional<std::string> solve_pow(const std::string& challenge, int bits, Clo
     for (std::uint64_t nonce = 0;; ++nonce) {
       if ((nonce & 0xfff) == 0xfff && Clock::now() >= deadline) break;
       int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(nonce));
-      if (EVP_MD_CTX_copy_ex(ctx, base) != 1 || EVP_DigestUpdate(ctx, buf, static_cast<std::size_t>(n)) != 1 ||
+      if (EVP_MD_CTX_copy_ex(ctx, base) != 1 ||
+          EVP_DigestUpdate(ctx, buf, static_cast<std::size_t>(n)) != 1 ||
           EVP_DigestFinal_ex(ctx, digest, &len) != 1)
         break;
       ++*hashes;
@@ -299,7 +330,7 @@ std::optional<std::string> find_code(std::string_view body) {
   return std::nullopt;
 }
 
-// ---------------------------------------------------------------------------------------------------------------
+// --------------------------------------------------------------------------------------------------------
 // Outbox reader: shared by every client, guarded by a mutex (the io_context may run on several threads).
 
 class Outbox {
@@ -387,7 +418,7 @@ class Outbox {
   std::atomic<std::uint64_t> bad_lines_{0};
 };
 
-// ---------------------------------------------------------------------------------------------------------------
+// --------------------------------------------------------------------------------------------------------
 // Statistics
 
 enum Step { kSession = 0, kPow, kCodeSend, kVerify, kRegister, kFlow, kStepCount };
@@ -395,11 +426,11 @@ constexpr const char* kStepNames[kStepCount] = {"session", "pow", "code_send", "
 
 struct ClientStats {
   std::vector<std::uint32_t> latency_us[kStepCount];  // measured window only
-  std::uint64_t errors[kStepCount] = {};                // measured window only
+  std::uint64_t errors[kStepCount] = {};              // measured window only
   std::uint64_t warmup_errors = 0;
-  std::uint64_t registrations = 0;                      // completed inside the measured window
+  std::uint64_t registrations = 0;  // completed inside the measured window
   std::uint64_t warmup_registrations = 0;
-  std::uint64_t aborted = 0;                            // flows cut short by the end of the run
+  std::uint64_t aborted = 0;  // flows cut short by the end of the run
   std::uint64_t pow_hashes = 0;
   std::uint64_t pow_solve_us = 0;
   std::uint64_t pow_solved = 0;
@@ -445,7 +476,7 @@ std::string registration_body(const std::string& session_id, int registration_id
   return json{{"sessionId", session_id}, {"accountAttributes", {{"registrationId", registration_id}}}}.dump();
 }
 
-// ---------------------------------------------------------------------------------------------------------------
+// --------------------------------------------------------------------------------------------------------
 // One virtual client
 
 struct HttpResult {
@@ -458,7 +489,10 @@ struct HttpResult {
 class Client {
  public:
   Client(net::any_io_executor ex, Shared& shared, int index)
-      : ex_(ex), shared_(shared), stream_(ex), rng_(shared.seed * 1'000'003ULL + static_cast<std::uint64_t>(index)) {}
+      : ex_(ex),
+        shared_(shared),
+        stream_(ex),
+        rng_(shared.seed * 1'000'003ULL + static_cast<std::uint64_t>(index)) {}
 
   ClientStats& stats() { return stats_; }
 
@@ -487,8 +521,10 @@ class Client {
         auto silent = Clock::now() - (shared_.t0 + std::chrono::nanoseconds(shared_.last_response_ns.load()));
         if (!connected_ && silent > std::chrono::duration<double>(opt.give_up_s)) {
           if (!shared_.unreachable.exchange(true))
-            std::fprintf(stderr, "latchkey_loadgen: no answer from the server for %.1fs while connections fail; stopping\n",
-                         opt.give_up_s);
+            std::fprintf(
+                stderr,
+                "latchkey_loadgen: no answer from the server for %.1fs while connections fail; stopping\n",
+                opt.give_up_s);
         }
         if (shared_.unreachable.load()) break;
         pace.expires_after(std::chrono::milliseconds(100));
@@ -510,8 +546,10 @@ class Client {
   }
 
   void error(Step step, Clock::time_point when, const std::string& what) {
-    if (measured(when)) ++stats_.errors[step];
-    else ++stats_.warmup_errors;
+    if (measured(when))
+      ++stats_.errors[step];
+    else
+      ++stats_.warmup_errors;
     std::uint64_t n = shared_.total_errors.fetch_add(1);
     if (n < static_cast<std::uint64_t>(shared_.opt.max_error_samples)) {
       std::string line = std::string(kStepNames[step]) + ": " + what;
@@ -532,7 +570,8 @@ class Client {
                                      const std::string* authorization = nullptr) {
     HttpResult result;
     auto started = Clock::now();
-    auto timeout = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(shared_.opt.timeout_s));
+    auto timeout =
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(shared_.opt.timeout_s));
     if (!connected_) {
       stream_.expires_after(timeout);
       co_await stream_.async_connect(shared_.endpoint, net::redirect_error(net::use_awaitable, result.ec));
@@ -544,6 +583,7 @@ class Client {
       stream_.socket().set_option(tcp::no_delay(true), result.ec);
       result.ec = {};
       connected_ = true;
+      connection_requests_ = 0;
       ++stats_.connects;
     }
     http::request<http::string_body> req{verb, target, 11};
@@ -565,7 +605,9 @@ class Client {
       if (!result.ec) {
         result.status = static_cast<int>(res.result_int());
         result.body = std::move(res.body());
-        if (!res.keep_alive()) drop_connection();
+        if (!res.keep_alive() || (shared_.opt.requests_per_connection &&
+                                  ++connection_requests_ >= shared_.opt.requests_per_connection))
+          drop_connection();
       }
     }
     if (result.ec) {
@@ -623,8 +665,8 @@ class Client {
 
     // 1. Session.
     auto t = Clock::now();
-    HttpResult r = co_await request(http::verb::post, std::string("/v1/verification/session"),
-                                    session_body(number));
+    HttpResult r =
+        co_await request(http::verb::post, std::string("/v1/verification/session"), session_body(number));
     auto session = session_answer(kSession, t, r);
     if (!session) co_return;
     record(kSession, t, r.latency_us);
@@ -645,8 +687,8 @@ class Client {
       const json& pow = (*session)["proofOfWork"];
       std::optional<std::string> challenge;
       int bits = -1;
-      if (pow.is_object() && pow.contains("challenge") && pow["challenge"].is_string() && pow.contains("bits") &&
-          pow["bits"].is_number_integer()) {
+      if (pow.is_object() && pow.contains("challenge") && pow["challenge"].is_string() &&
+          pow.contains("bits") && pow["bits"].is_number_integer()) {
         challenge = base64url_decode(pow["challenge"].get_ref<const std::string&>());
         bits = pow["bits"].get<int>();
       }
@@ -744,8 +786,10 @@ class Client {
         stats_.latency_us[kFlow].push_back(static_cast<std::uint32_t>(
             std::chrono::duration_cast<std::chrono::microseconds>(done - flow_started).count()));
       }
-      if (measured(done)) ++stats_.registrations;
-      else ++stats_.warmup_registrations;
+      if (measured(done))
+        ++stats_.registrations;
+      else
+        ++stats_.warmup_registrations;
       std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(done - shared_.t0).count();
       std::int64_t prev = shared_.last_completion_ns.load();
       while (prev < ns && !shared_.last_completion_ns.compare_exchange_weak(prev, ns)) {
@@ -761,12 +805,13 @@ class Client {
   beast::flat_buffer buffer_;
   bool connected_ = false;
   bool last_transport_error_ = false;
+  std::uint64_t connection_requests_ = 0;
   std::string host_;
   std::mt19937_64 rng_;
   ClientStats stats_;
 };
 
-// ---------------------------------------------------------------------------------------------------------------
+// --------------------------------------------------------------------------------------------------------
 // Report
 
 struct Summary {
@@ -806,8 +851,9 @@ int main(int argc, char** argv) {
   Shared shared;
   shared.opt = opt;
   std::random_device rd;
-  shared.seed = opt.seed ? opt.seed : (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^
-                                          static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
+  shared.seed = opt.seed ? opt.seed
+                         : (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^
+                               static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
   shared.number_base = std::mt19937_64(shared.seed)() % kNumberSpace;
 
   {
@@ -833,7 +879,9 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Client>> clients;
   clients.reserve(static_cast<std::size_t>(opt.concurrency));
 
-  auto to_dur = [](double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); };
+  auto to_dur = [](double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  };
   shared.t0 = Clock::now();
   shared.measure_start = shared.t0 + to_dur(opt.warmup_s);
   shared.end = shared.measure_start + to_dur(opt.duration_s);
@@ -894,21 +942,24 @@ int main(int argc, char** argv) {
   FILE* table = opt.json ? stderr : stdout;
   char rate_text[48] = "max";
   if (opt.rate > 0) std::snprintf(rate_text, sizeof rate_text, "%.1f/s target", opt.rate);
-  std::fprintf(table, "latchkey_loadgen: %s:%s, %d clients, %d thread(s), warmup %.1fs, measured %.2fs, rate %s\n",
-               opt.host.c_str(), opt.port.c_str(), opt.concurrency, opt.threads, opt.warmup_s, window_s, rate_text);
-  std::fprintf(table, "registrations: %llu completed = %.1f/s, errors %llu (warmup: %llu completed, %llu errors), "
-                      "aborted at end %llu, connects %llu\n",
+  std::fprintf(
+      table, "latchkey_loadgen: %s:%s, %d clients, %d thread(s), warmup %.1fs, measured %.2fs, rate %s\n",
+      opt.host.c_str(), opt.port.c_str(), opt.concurrency, opt.threads, opt.warmup_s, window_s, rate_text);
+  std::fprintf(table,
+               "registrations: %llu completed = %.1f/s, errors %llu (warmup: %llu completed, %llu errors), "
+               "aborted at end %llu, connects %llu\n",
                static_cast<unsigned long long>(all.registrations), per_second,
-               static_cast<unsigned long long>(errors), static_cast<unsigned long long>(all.warmup_registrations),
-               static_cast<unsigned long long>(all.warmup_errors), static_cast<unsigned long long>(all.aborted),
-               static_cast<unsigned long long>(all.connects));
+               static_cast<unsigned long long>(errors),
+               static_cast<unsigned long long>(all.warmup_registrations),
+               static_cast<unsigned long long>(all.warmup_errors),
+               static_cast<unsigned long long>(all.aborted), static_cast<unsigned long long>(all.connects));
   std::fprintf(table, "%-10s %9s %7s %9s %9s %9s %9s %9s\n", "step", "count", "errors", "mean ms", "p50 ms",
                "p90 ms", "p99 ms", "max ms");
   for (int k = 0; k < kStepCount; ++k) {
     const Summary& s = sums[k];
     std::fprintf(table, "%-10s %9llu %7llu %9.2f %9.2f %9.2f %9.2f %9.2f\n", kStepNames[k],
-                 static_cast<unsigned long long>(s.count), static_cast<unsigned long long>(s.errors), s.mean, s.p50,
-                 s.p90, s.p99, s.max);
+                 static_cast<unsigned long long>(s.count), static_cast<unsigned long long>(s.errors), s.mean,
+                 s.p50, s.p90, s.p99, s.max);
   }
   if (all.pow_solved)
     std::fprintf(table, "proof of work: %llu solved, %.1f hashes and %.3f ms of client CPU each on average\n",
@@ -926,6 +977,7 @@ int main(int argc, char** argv) {
   out["port"] = opt.port;
   out["concurrency"] = opt.concurrency;
   out["threads"] = opt.threads;
+  out["requests_per_connection"] = opt.requests_per_connection;
   out["rate_target"] = opt.rate;
   out["warmup_s"] = opt.warmup_s;
   out["duration_s"] = round3(window_s);
@@ -940,14 +992,15 @@ int main(int argc, char** argv) {
   out["server_unreachable"] = shared.unreachable.load();
   out["outbox_lines_read"] = outbox.lines();
   out["pow_solved"] = all.pow_solved;
-  out["pow_mean_hashes"] = all.pow_solved ? round3(static_cast<double>(all.pow_hashes) / all.pow_solved) : 0.0;
+  out["pow_mean_hashes"] =
+      all.pow_solved ? round3(static_cast<double>(all.pow_hashes) / all.pow_solved) : 0.0;
   out["pow_mean_solve_ms"] =
       all.pow_solved ? round3(static_cast<double>(all.pow_solve_us) / all.pow_solved / 1000.0) : 0.0;
   json steps = json::object();
   for (int k = 0; k < kStepCount; ++k) {
     const Summary& s = sums[k];
-    steps[kStepNames[k]] = {{"count", s.count},         {"errors", s.errors},        {"mean_ms", round3(s.mean)},
-                            {"p50_ms", round3(s.p50)},  {"p90_ms", round3(s.p90)},   {"p99_ms", round3(s.p99)},
+    steps[kStepNames[k]] = {{"count", s.count},        {"errors", s.errors},      {"mean_ms", round3(s.mean)},
+                            {"p50_ms", round3(s.p50)}, {"p90_ms", round3(s.p90)}, {"p99_ms", round3(s.p99)},
                             {"max_ms", round3(s.max)}};
   }
   out["steps"] = steps;

@@ -10,7 +10,7 @@
 #
 # Environment (all optional): BUILD_DIR (build), BENCH_DURATION (10s), BENCH_WARMUP (2s), BENCH_CONCURRENCY (64),
 # BENCH_LOADGEN_THREADS (1), BENCH_POW_BITS (4), BENCH_KEEP_DATA (0: the data directory is removed),
-# BENCH_SKIP_MICRO (0), BENCH_SKIP_BUILD (0), LATCHKEYD (a server binary to use instead of building
+# BENCH_SKIP_MICRO (0), BENCH_SKIP_BUILD (0), BENCH_REQUESTS_PER_CONNECTION (0 = keep-alive throughout), LATCHKEYD (a server binary to use instead of building
 # $BUILD_DIR/latchkeyd).
 # Exit status: 0 when both runs completed without errors and the server exited 0 on SIGTERM, else 1.
 set -euo pipefail
@@ -28,6 +28,7 @@ POW_BITS="${BENCH_POW_BITS:-4}"
 KEEP_DATA="${BENCH_KEEP_DATA:-0}"
 SKIP_MICRO="${BENCH_SKIP_MICRO:-0}"
 SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
+REQS_PER_CONN="${BENCH_REQUESTS_PER_CONNECTION:-0}"   # 0: each client keeps one connection
 
 OUT_DIR="$BUILD_DIR/bench"
 SERVER="${LATCHKEYD:-$BUILD_DIR/latchkeyd}"
@@ -64,6 +65,8 @@ fi
 [ -x "$LOADGEN" ] || die "$LOADGEN is missing"
 
 BUILD_TYPE="$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)"
+# An empty cache entry means the top-level CMakeLists.txt default.
+[ -n "$BUILD_TYPE" ] || BUILD_TYPE="RelWithDebInfo"
 SANITIZE="$(sed -n 's/^LATCHKEY_SANITIZE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)"
 case "$SANITIZE" in ON|on|1|TRUE|true) log "warning: $BUILD_DIR is a sanitizer build; figures are not representative" ;; esac
 
@@ -186,7 +189,7 @@ run_load() {
   local rc=0 TIMEFORMAT='%R %U %S'
   { time "$LOADGEN" --host 127.0.0.1 --port "$PORT" --outbox "$OUTBOX" --concurrency "$CONCURRENCY" \
       --threads "$LOADGEN_THREADS" --duration "$DURATION" --warmup "$WARMUP" --rate "$rate" \
-      --json >"$OUT_DIR/loadgen-$name.json" 2>"$DATA/$name.table" ; } 2>"$DATA/$name.time" || rc=$?
+      --requests-per-connection "$REQS_PER_CONN" --json >"$OUT_DIR/loadgen-$name.json" 2>"$DATA/$name.table" ; } 2>"$DATA/$name.time" || rc=$?
   wait "$top_pid" 2>/dev/null || true
   cat "$DATA/$name.table" >&2
   check_server_alive "$name"
@@ -295,7 +298,7 @@ SUMMARY="$OUT_DIR/registration.json"
 export B_BUILD_TYPE="$BUILD_TYPE" B_DURATION="$DURATION" B_WARMUP="$WARMUP" B_CONCURRENCY="$CONCURRENCY" \
   B_LOADGEN_THREADS="$LOADGEN_THREADS" B_POW_BITS="$POW_BITS" B_HALF_RATE="$HALF_RATE" B_VMHWM_KB="${VMHWM_KB:-0}" \
   B_VMRSS_KB="${VMRSS_KB:-0}" B_THREADS="${THREADS:-0}" B_DB_BYTES="${DB_BYTES:-0}" B_SERVER_EXIT="$SERVER_EXIT" \
-  B_STOP_S="$STOP_S" B_BUSY_BEFORE="$BUSY_BEFORE"
+  B_STOP_S="$STOP_S" B_BUSY_BEFORE="$BUSY_BEFORE" B_REQS_PER_CONN="$REQS_PER_CONN"
 python3 - "$OUT_DIR" "$DATA" "$SUMMARY" <<'PY'
 import json, os, re, subprocess, sys, time
 out_dir, data, summary_path = sys.argv[1:4]
@@ -365,6 +368,7 @@ summary = {
     "settings": {
         "duration": E["B_DURATION"], "warmup": E["B_WARMUP"], "concurrency": int(E["B_CONCURRENCY"]),
         "loadgen_threads": int(E["B_LOADGEN_THREADS"]), "sqlite_synchronous": "full",
+        "requests_per_connection": int(E["B_REQS_PER_CONN"]),
         "proof_of_work_bits": int(E["B_POW_BITS"]),
         "machine_busy_before_percent": float(E["B_BUSY_BEFORE"]),
         "data_file_system": subprocess.run(["stat", "-f", "-c", "%T", data], capture_output=True, text=True).stdout.strip(),
