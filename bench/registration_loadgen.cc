@@ -10,7 +10,6 @@
 // Everything is bounded: by --duration (plus --warmup), by --max-registrations and by a per-request
 // --timeout. Output: a table on stderr/stdout and, with --json, one JSON object on stdout.
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +39,10 @@
 #include <random>
 #include <string>
 #include <string_view>
+
+#include "core/encoding.h"
+#include "crypto/proof_of_work.h"
+#include "crypto/random.h"
 #include <thread>
 #include <unordered_map>
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
@@ -208,110 +211,15 @@ Options parse_options(int argc, char** argv) {
 // --------------------------------------------------------------------------------------------------------
 // Small encoders and the proof of work
 
-std::string base64_encode(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    std::uint32_t v = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8) | std::uint8_t(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    std::uint32_t v = std::uint8_t(in[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    std::uint32_t v = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
+using latchkey::base64_encode;
+using latchkey::base64url_decode;
 
-// base64url (padding optional); nullopt on a character outside the alphabet.
-std::optional<std::string> base64url_decode(std::string_view in) {
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-' || c == '+')
-      v = 62;
-    else if (c == '_' || c == '/')
-      v = 63;
-    else if (c == '=')
-      break;
-    else
-      return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
-int leading_zero_bits(const unsigned char* d, std::size_t n) {
-  int bits = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (d[i] == 0) {
-      bits += 8;
-      continue;
-    }
-    unsigned char b = d[i];
-    while ((b & 0x80) == 0) {
-      ++bits;
-      b <<= 1;
-    }
-    break;
-  }
-  return bits;
-}
-
-// Finds the smallest decimal nonce with SHA-256(challenge || nonce) having >= bits leading zero bits.
-// Gives up (nullopt) at the deadline.
-std::optional<std::string> solve_pow(const std::string& challenge, int bits, Clock::time_point deadline,
+// The server's own solver (crypto/proof_of_work.h); `hashes` counts the attempts it took.
+std::optional<std::string> solve_pow(const std::string& challenge, int bits, Clock::time_point /*deadline*/,
                                      std::uint64_t* hashes) {
-  EVP_MD_CTX* base = EVP_MD_CTX_new();
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  std::optional<std::string> result;
-  if (base && ctx && EVP_DigestInit_ex(base, EVP_sha256(), nullptr) == 1 &&
-      EVP_DigestUpdate(base, challenge.data(), challenge.size()) == 1) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    char buf[24];
-    for (std::uint64_t nonce = 0;; ++nonce) {
-      if ((nonce & 0xfff) == 0xfff && Clock::now() >= deadline) break;
-      int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(nonce));
-      if (EVP_MD_CTX_copy_ex(ctx, base) != 1 ||
-          EVP_DigestUpdate(ctx, buf, static_cast<std::size_t>(n)) != 1 ||
-          EVP_DigestFinal_ex(ctx, digest, &len) != 1)
-        break;
-      ++*hashes;
-      if (leading_zero_bits(digest, len) >= bits) {
-        result = std::string(buf, static_cast<std::size_t>(n));
-        break;
-      }
-    }
-  }
-  EVP_MD_CTX_free(ctx);
-  EVP_MD_CTX_free(base);
-  return result;
+  auto nonce = latchkey::solve_proof_of_work(challenge, bits, 1ULL << std::min(bits + 8, 40));
+  if (nonce) *hashes += std::stoull(*nonce) + 1;
+  return nonce;
 }
 
 // The first run of exactly six ASCII digits in `body`.
@@ -847,6 +755,10 @@ double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
 int main(int argc, char** argv) {
   Options opt = parse_options(argc, argv);
+  if (!latchkey::initialize_crypto()) {
+    std::fprintf(stderr, "latchkey_loadgen: libsodium failed to initialise\n");
+    return 2;
+  }
 
   Shared shared;
   shared.opt = opt;
