@@ -2,6 +2,8 @@
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 
+#include <pthread.h>
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -52,13 +54,24 @@ HttpResponse call_handler(const Route& route, HttpRequest& request) {
 }
 
 // Runs `route` on `pool` and resumes the calling coroutine on its own executor with the response.
+// Names the calling thread once (shown by top -H and the benchmark); Asio's thread_pool has no start hook.
+void name_pool_thread(const char* name) {
+  thread_local bool named = false;
+  if (!named) {
+    pthread_setname_np(pthread_self(), name);
+    named = true;
+  }
+}
+
 template <class Pool>
-asio::awaitable<HttpResponse> run_on_pool(Pool& pool, const Route& route, HttpRequest& request) {
+asio::awaitable<HttpResponse> run_on_pool(Pool& pool, const char* pool_name, const Route& route,
+                                          HttpRequest& request) {
   auto executor = co_await asio::this_coro::executor;
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(HttpResponse)>(
-      [&pool, &route, &request, executor](auto handler) mutable {
+      [&pool, pool_name, &route, &request, executor](auto handler) mutable {
         auto work = asio::make_work_guard(executor);
-        asio::post(pool, [handler = std::move(handler), work = std::move(work), &route, &request]() mutable {
+        asio::post(pool, [handler = std::move(handler), work = std::move(work), pool_name, &route, &request]() mutable {
+          name_pool_thread(pool_name);
           HttpResponse response = call_handler(route, request);
           auto resume_on = asio::get_associated_executor(handler);
           asio::post(resume_on, [handler = std::move(handler), response = std::move(response)]() mutable {
@@ -137,8 +150,8 @@ struct HttpServer::Impl {
     request.path_params = std::move(match.params);
     switch (match.route->pool) {
       case HandlerPool::kInline: co_return call_handler(*match.route, request);
-      case HandlerPool::kWorker: co_return co_await run_on_pool(workers, *match.route, request);
-      case HandlerPool::kOutbound: co_return co_await run_on_pool(outbound, *match.route, request);
+      case HandlerPool::kWorker: co_return co_await run_on_pool(workers, "lk-worker", *match.route, request);
+      case HandlerPool::kOutbound: co_return co_await run_on_pool(outbound, "lk-outbound", *match.route, request);
     }
     co_return HttpResponse::error(make_error(ErrorCode::kInternal, "unknown handler pool"));
   }
@@ -449,6 +462,7 @@ void HttpServer::add_periodic_task(Duration interval, std::function<void()> task
           co_await t->async_wait(asio::redirect_error(use_awaitable, ec));
           if (ec || s.stopping) co_return;
           asio::post(s.workers, [task] {
+            name_pool_thread("lk-worker");
             try {
               task();
             } catch (const std::exception& e) {
@@ -473,7 +487,12 @@ void HttpServer::run() {
   s.keep_running.push_back(asio::make_work_guard(s.ioc));
   for (auto& c : s.extra_contexts) s.keep_running.push_back(asio::make_work_guard(*c));
   std::vector<std::thread> threads;
-  for (auto& c : s.extra_contexts) threads.emplace_back([&c] { c->run(); });
+  for (std::size_t i = 0; i < s.extra_contexts.size(); ++i)
+    threads.emplace_back([&s, i] {
+      pthread_setname_np(pthread_self(), ("lk-io-" + std::to_string(i + 1)).c_str());
+      s.extra_contexts[i]->run();
+    });
+  pthread_setname_np(pthread_self(), "lk-io-0");
   s.ioc.run();
   for (auto& t : threads) t.join();
   s.workers.join();
