@@ -25,6 +25,7 @@ struct Account {
   std::string number;            // E.164
   EpochMillis created_at = 0;
   std::vector<Device> devices;   // ordered by id
+  std::string registration_lock_record;  // crypto/secret_hash.h record of the lock token; empty: no lock
 };
 
 struct RegistrationRecord {
@@ -40,7 +41,8 @@ class AccountStore {
 
   // In one transaction: if `number` has no account, creates one with uuid `new_uuid` and `primary` as its only
   // device; otherwise keeps the existing uuid and replaces every device (and with them their credentials and
-  // anything queued for them) by `primary`. Durable when it returns ok.
+  // anything queued for them) by `primary`; the account's Registration Lock, backup and notices are kept.
+  // Durable when it returns ok.
   virtual Result<RegistrationRecord> create_or_replace(const std::string& number, const std::string& new_uuid,
                                                        const Device& primary, EpochMillis now) = 0;
 
@@ -53,7 +55,11 @@ class AccountStore {
   // Records that the device was seen; a no-op if it does not exist.
   virtual Status touch_device(const std::string& uuid, std::uint32_t device_id, EpochMillis now) = 0;
 
-  // Deletes the account, its devices and all their data. kNotFound if there is no such account.
+  // Sets (non-empty record) or clears (empty) the account's Registration Lock. Re-registration keeps it.
+  // kNotFound if there is no such account.
+  virtual Status set_registration_lock(const std::string& uuid, const std::string& record) = 0;
+
+  // Deletes the account, its devices and all their data (backup, notices). kNotFound if there is no such account.
   virtual Status delete_account(const std::string& uuid) = 0;
 };
 

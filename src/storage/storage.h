@@ -7,6 +7,8 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "storage/account_store.h"
+#include "storage/backup_store.h"
+#include "storage/notice_store.h"
 #include "storage/verification_session_store.h"
 
 namespace latchkey {
@@ -17,6 +19,8 @@ class Storage {
   virtual ~Storage() = default;
   virtual VerificationSessionStore& sessions() = 0;
   virtual AccountStore& accounts() = 0;
+  virtual BackupStore& backups() = 0;
+  virtual NoticeStore& notices() = 0;
 
   // Ok when the backend answers a trivial query.
   virtual Status check_health() = 0;
