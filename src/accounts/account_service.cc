@@ -17,11 +17,13 @@ Error unauthorized() { return make_error(ErrorCode::kUnauthorized, "missing or w
 }  // namespace
 
 AccountService::AccountService(const AccountsConfig& config, AccountStore& store, VerificationService& verification,
-                               Limits& limits, const Clock& clock, Random& random, MetricsRegistry& metrics)
+                               Limits& limits, RegistrationLockService* lock, const Clock& clock, Random& random,
+                               MetricsRegistry& metrics)
     : config_(config),
       store_(store),
       verification_(verification),
       limits_(limits),
+      lock_(lock),
       clock_(clock),
       random_(random),
       registrations_new_(metrics.counter("latchkey_registrations_total", "Completed registrations", {{"kind", "new"}})),
@@ -39,11 +41,19 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
   if (request.name && request.name->size() > config_.max_name_bytes)
     return make_error(ErrorCode::kMalformedRequest,
                       "accountAttributes.name must be at most " + std::to_string(config_.max_name_bytes) + " bytes");
+  if (request.registration_lock && !is_registration_lock_token(*request.registration_lock))
+    return make_error(ErrorCode::kMalformedRequest, "accountAttributes.registrationLock must be 64 hexadecimal characters");
   auto number = parse_phone_number(request.number);
   if (!number.ok()) return number.take_error();
   EpochMillis now = clock_.now_ms();
   LK_RETURN_IF_ERROR(limits_.check(Limit::kRegistrationPerNumber, number->e164, now));
 
+  LK_RETURN_IF_ERROR(verification_.check_for_registration(request.session_id, number->e164));
+  if (lock_) {
+    auto existing = store_.find_by_number(number->e164);
+    if (!existing.ok()) return existing.take_error();
+    if (existing->has_value()) LK_RETURN_IF_ERROR(lock_->check(**existing, request.registration_lock));
+  }
   auto session = verification_.consume_for_registration(request.session_id, number->e164);
   if (!session.ok()) return session.take_error();
 

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "crypto/random.h"
 #include "limits/rate_limiter.h"
+#include "lock/registration_lock.h"
 #include "metrics/metrics.h"
 #include "storage/account_store.h"
 #include "verification/verification_service.h"
@@ -24,6 +25,7 @@ struct RegistrationRequest {
   std::string session_id;   // a verified verification session for `number`
   std::int64_t registration_id = 0;  // 1..16383
   std::optional<std::string> name;   // opaque device name
+  std::optional<std::string> registration_lock;  // 64 hex characters, needed when the number is locked
 };
 
 struct RegisteredDevice {
@@ -42,11 +44,13 @@ struct AuthenticatedDevice {
 // Thread-safe; every method may block on storage (call from a worker thread).
 class AccountService {
  public:
+  // `lock` may be null (no Registration Lock checks, for tests of registration alone).
   AccountService(const AccountsConfig& config, AccountStore& store, VerificationService& verification, Limits& limits,
-                 const Clock& clock, Random& random, MetricsRegistry& metrics);
+                 RegistrationLockService* lock, const Clock& clock, Random& random, MetricsRegistry& metrics);
 
   // kMalformedRequest (password length, registration id range, name too long), kInvalidNumber,
-  // kRateLimited, and the session errors of VerificationService::consume_for_registration.
+  // kRateLimited, the session errors of VerificationService::consume_for_registration, and
+  // kRegistrationLocked when the number's account is locked (RegistrationLockService::check).
   Result<RegisteredDevice> register_account(const RegistrationRequest& request);
 
   // `username` is "uuid" (device 1) or "uuid.deviceId". kUnauthorized for anything that does not match,
@@ -61,6 +65,7 @@ class AccountService {
   AccountStore& store_;
   VerificationService& verification_;
   Limits& limits_;
+  RegistrationLockService* lock_;
   const Clock& clock_;
   Random& random_;
   Counter& registrations_new_;

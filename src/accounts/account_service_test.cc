@@ -55,7 +55,7 @@ class AccountServiceTest : public ::testing::Test {
     verification_ = std::make_unique<VerificationService>(verification_config_, storage_->sessions(), *sms_, *limits_,
                                                           *breaker_, clock_, random_, metrics_, std::string(32, 'k'));
     accounts_ = std::make_unique<AccountService>(accounts_config_, storage_->accounts(), *verification_, *limits_,
-                                                 clock_, random_, metrics_);
+                                                 nullptr, clock_, random_, metrics_);
   }
   void TearDown() override {
     storage_->close();
@@ -69,7 +69,7 @@ class AccountServiceTest : public ::testing::Test {
     return s->id;
   }
   Result<RegisteredDevice> Register(const std::string& password, const std::string& number = kNumber) {
-    return accounts_->register_account({number, password, VerifiedSession(number), 42, std::nullopt});
+    return accounts_->register_account({number, password, VerifiedSession(number), 42, std::nullopt, std::nullopt});
   }
 
   std::filesystem::path dir_;

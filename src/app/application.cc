@@ -11,6 +11,7 @@
 #include "core/encoding.h"
 #include "core/logging.h"
 #include "crypto/random.h"
+#include "crypto/secret_hash.h"
 #include "limits/rate_limiter.h"
 #include "limits/sms_pumping_breaker.h"
 #include "metrics/metrics.h"
@@ -31,6 +32,8 @@ struct Application::Components {
   std::unique_ptr<Limits> limits;
   std::unique_ptr<SmsPumpingBreaker> breaker;
   std::unique_ptr<VerificationService> verification;
+  std::unique_ptr<RegistrationLockService> registration_lock;
+  std::unique_ptr<BackupService> backups;
   std::unique_ptr<AccountService> accounts;
   Router router;
   std::unique_ptr<HttpServer> server;
@@ -90,12 +93,20 @@ Status Application::start() {
 
   c->limits = std::make_unique<Limits>(config_.limits, c->metrics);
   c->breaker = std::make_unique<SmsPumpingBreaker>(config_.limits.sms_pumping, c->metrics);
+  // Each use of the server key gets its own derived key.
+  std::string credentials_key = hkdf_sha256(*key, "", "latchkey backup credentials v1");
   c->verification = std::make_unique<VerificationService>(config_.verification, c->storage->sessions(), *c->sms,
                                                           *c->limits, *c->breaker, c->clock, c->random, c->metrics,
                                                           std::move(key.value()));
+  c->registration_lock = std::make_unique<RegistrationLockService>(
+      config_.accounts, c->storage->accounts(), c->storage->notices(), *c->limits, c->clock, c->random, c->metrics,
+      std::move(credentials_key));
+  c->backups = std::make_unique<BackupService>(c->storage->backups(), c->random, c->clock, c->metrics);
   c->accounts = std::make_unique<AccountService>(config_.accounts, c->storage->accounts(), *c->verification,
-                                                 *c->limits, c->clock, c->random, c->metrics);
-  add_api_routes(c->router, ApiServices{*c->verification, *c->accounts, *c->storage, c->metrics});
+                                                 *c->limits, c->registration_lock.get(), c->clock, c->random,
+                                                 c->metrics);
+  add_api_routes(c->router, ApiServices{*c->verification, *c->accounts, *c->registration_lock, *c->backups,
+                                        *c->storage, c->metrics, c->clock});
 
   c->server = std::make_unique<HttpServer>(config_.server, c->router, c->metrics);
   LK_RETURN_IF_ERROR(c->server->start());

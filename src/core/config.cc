@@ -208,16 +208,20 @@ void read_verification(Reader& r, const toml::table& t, VerificationConfig& c) {
 
 void read_accounts(Reader& r, const toml::table& t, AccountsConfig& c) {
   const std::string p = "accounts";
-  r.check_keys(t, p, {"min_password_length", "max_password_length", "max_name_bytes"});
+  r.check_keys(t, p, {"min_password_length", "max_password_length", "max_name_bytes", "registration_lock_window",
+                      "backup_credentials_ttl"});
   r.read(t, p, "min_password_length", c.min_password_length, 8, 4096);
   r.read(t, p, "max_password_length", c.max_password_length, 8, 4096);
   r.read(t, p, "max_name_bytes", c.max_name_bytes, 0, 65536);
+  r.read(t, p, "registration_lock_window", c.registration_lock_window);
+  r.read(t, p, "backup_credentials_ttl", c.backup_credentials_ttl);
 }
 
 void read_limits(Reader& r, const toml::table& t, LimitsConfig& c) {
   const std::string p = "limits";
   r.check_keys(t, p, {"session_create_per_number", "session_create_per_ip", "code_send_per_number",
                       "code_send_per_ip", "code_send_per_prefix", "code_check_per_number", "registration_per_number",
+                      "registration_lock_per_number",
                       "max_tracked_keys", "sms_pumping"});
   r.read(t, p, "session_create_per_number", c.session_create_per_number);
   r.read(t, p, "session_create_per_ip", c.session_create_per_ip);
@@ -226,6 +230,7 @@ void read_limits(Reader& r, const toml::table& t, LimitsConfig& c) {
   r.read(t, p, "code_send_per_prefix", c.code_send_per_prefix);
   r.read(t, p, "code_check_per_number", c.code_check_per_number);
   r.read(t, p, "registration_per_number", c.registration_per_number);
+  r.read(t, p, "registration_lock_per_number", c.registration_lock_per_number);
   r.read(t, p, "max_tracked_keys", c.max_tracked_keys, 1000, 1'000'000'000);
   if (const toml::table* pump = r.table(t, p, "sms_pumping")) {
     const std::string pp = "limits.sms_pumping";
@@ -409,6 +414,9 @@ std::vector<std::string> validate_config(const Config& c) {
   check_bucket("code_send_per_prefix", c.limits.code_send_per_prefix);
   check_bucket("code_check_per_number", c.limits.code_check_per_number);
   check_bucket("registration_per_number", c.limits.registration_per_number);
+  check_bucket("registration_lock_per_number", c.limits.registration_lock_per_number);
+  if (c.accounts.registration_lock_window.count() <= 0) fail("accounts.registration_lock_window", "must be positive");
+  if (c.accounts.backup_credentials_ttl.count() <= 0) fail("accounts.backup_credentials_ttl", "must be positive");
   if (c.limits.sms_pumping.window.count() <= 0) fail("limits.sms_pumping.window", "must be positive");
   if (c.limits.sms_pumping.pause.count() <= 0) fail("limits.sms_pumping.pause", "must be positive");
 

@@ -57,6 +57,8 @@ struct AccountsConfig {
   std::size_t min_password_length = 16;  // device passwords shorter than this are refused
   std::size_t max_password_length = 512;
   std::size_t max_name_bytes = 256;      // the opaque encrypted device name
+  Duration registration_lock_window = std::chrono::days(7);  // a lock binds while a device was seen this recently
+  Duration backup_credentials_ttl = std::chrono::days(1);    // lifetime of the credentials a 423 hands out
 };
 
 // One token bucket: `burst` tokens at most, one token added back every `refill`.
@@ -81,6 +83,7 @@ struct LimitsConfig {
   BucketConfig code_send_per_prefix{2000, 10ms};
   BucketConfig code_check_per_number{20, 30s};
   BucketConfig registration_per_number{10, 6min};
+  BucketConfig registration_lock_per_number{10, 144min};  // failed Registration Lock attempts: 10 a day
   std::size_t max_tracked_keys = 1'000'000;  // buckets kept in memory per limit at most
   SmsPumpingConfig sms_pumping;
 };

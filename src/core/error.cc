@@ -22,6 +22,8 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kSessionNotVerified: return "session_not_verified";
     case ErrorCode::kSessionAlreadyUsed: return "session_already_used";
     case ErrorCode::kSessionNumberMismatch: return "session_number_mismatch";
+    case ErrorCode::kRegistrationLocked: return "registration_locked";
+    case ErrorCode::kPinMismatch: return "pin_mismatch";
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kMethodNotAllowed: return "method_not_allowed";
     case ErrorCode::kPayloadTooLarge: return "payload_too_large";

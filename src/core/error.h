@@ -51,7 +51,12 @@ enum class ErrorCode {
   kSessionAlreadyUsed,
   // Registration named a session verified for another number than the credentials' number.
   kSessionNumberMismatch,
-  // The resource (account, route) does not exist.
+  // The number's account has Registration Lock and the request did not carry the right lock token.
+  // details: timeRemaining (ms until the lock lapses) and backupCredentials.
+  kRegistrationLocked,
+  // A backup restore used the wrong access key (wrong PIN). details: triesRemaining.
+  kPinMismatch,
+  // The resource (account, route, backup) does not exist.
   kNotFound,
   // The HTTP method is not allowed on this path.
   kMethodNotAllowed,

@@ -60,6 +60,7 @@ const char* limit_name(Limit limit) {
     case Limit::kCodeSendPerPrefix: return "code_send_per_prefix";
     case Limit::kCodeCheckPerNumber: return "code_check_per_number";
     case Limit::kRegistrationPerNumber: return "registration_per_number";
+    case Limit::kRegistrationLockPerNumber: return "registration_lock_per_number";
   }
   return "unknown";
 }
@@ -73,6 +74,7 @@ Limits::Limits(const LimitsConfig& config, MetricsRegistry& metrics) {
       {Limit::kCodeSendPerPrefix, config.code_send_per_prefix},
       {Limit::kCodeCheckPerNumber, config.code_check_per_number},
       {Limit::kRegistrationPerNumber, config.registration_per_number},
+      {Limit::kRegistrationLockPerNumber, config.registration_lock_per_number},
   };
   for (const auto& [limit, bucket] : kBuckets) {
     auto i = static_cast<std::size_t>(limit);

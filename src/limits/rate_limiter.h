@@ -66,6 +66,7 @@ enum class Limit {
   kCodeSendPerPrefix,
   kCodeCheckPerNumber,
   kRegistrationPerNumber,
+  kRegistrationLockPerNumber,
 };
 
 const char* limit_name(Limit limit);  // "session_create_per_number", ... as in the [limits] config table
@@ -81,7 +82,7 @@ class Limits {
   Status check(Limit limit, std::string_view key, EpochMillis now);
 
  private:
-  static constexpr std::size_t kCount = 7;
+  static constexpr std::size_t kCount = 8;
   std::array<std::unique_ptr<RateLimiter>, kCount> limiters_;
   std::array<Counter*, kCount> rejections_{};
 };

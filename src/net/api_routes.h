@@ -5,6 +5,8 @@
 #include <functional>
 
 #include "accounts/account_service.h"
+#include "lock/backup_service.h"
+#include "lock/registration_lock.h"
 #include "metrics/metrics.h"
 #include "net/router.h"
 #include "storage/storage.h"
@@ -15,18 +17,28 @@ namespace latchkey {
 struct ApiServices {
   VerificationService& verification;
   AccountService& accounts;
+  RegistrationLockService& registration_lock;
+  BackupService& backups;
   Storage& storage;
   MetricsRegistry& metrics;
+  const Clock& clock;
 };
 
 void add_verification_routes(Router& router, VerificationService& verification);
-void add_account_routes(Router& router, AccountService& accounts);
+void add_account_routes(Router& router, AccountService& accounts, NoticeStore& notices);
+void add_lock_routes(Router& router, AccountService& accounts, RegistrationLockService& lock, BackupService& backups,
+                     const Clock& clock);
 void add_operations_routes(Router& router, Storage& storage, MetricsRegistry& metrics);
 
 inline void add_api_routes(Router& router, const ApiServices& s) {
   add_verification_routes(router, s.verification);
-  add_account_routes(router, s.accounts);
+  add_account_routes(router, s.accounts, s.storage.notices());
+  add_lock_routes(router, s.accounts, s.registration_lock, s.backups, s.clock);
   add_operations_routes(router, s.storage, s.metrics);
 }
+
+// The device named by the request's Basic credentials ("uuid.deviceId:password" or "uuid:password").
+// kUnauthorized when missing or wrong.
+Result<AuthenticatedDevice> authenticate_device(AccountService& accounts, const HttpRequest& request);
 
 }  // namespace latchkey

@@ -64,6 +64,10 @@ class FaultInjectingStorage::AccountStoreWrapper final : public AccountStore {
     LK_RETURN_IF_ERROR(owner_.admit_write());
     return inner_.touch_device(uuid, device_id, now);
   }
+  Status set_registration_lock(const std::string& uuid, const std::string& record) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.set_registration_lock(uuid, record);
+  }
   Status delete_account(const std::string& uuid) override {
     LK_RETURN_IF_ERROR(owner_.admit_write());
     return inner_.delete_account(uuid);
@@ -74,15 +78,73 @@ class FaultInjectingStorage::AccountStoreWrapper final : public AccountStore {
   AccountStore& inner_;
 };
 
+class FaultInjectingStorage::BackupStoreWrapper final : public BackupStore {
+ public:
+  BackupStoreWrapper(FaultInjectingStorage& owner, BackupStore& inner) : owner_(owner), inner_(inner) {}
+
+  Status put(const Backup& backup) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.put(backup);
+  }
+  Result<std::optional<Backup>> find(const std::string& account_uuid) override {
+    LK_RETURN_IF_ERROR(owner_.admit_read());
+    return inner_.find(account_uuid);
+  }
+  Status expose(const std::string& account_uuid, const std::string& data) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.expose(account_uuid, data);
+  }
+  Result<RestoreAttempt> attempt_restore(const std::string& account_uuid,
+                                         const std::function<bool(const std::string&)>& matches) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.attempt_restore(account_uuid, matches);
+  }
+  Status erase(const std::string& account_uuid) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.erase(account_uuid);
+  }
+
+ private:
+  FaultInjectingStorage& owner_;
+  BackupStore& inner_;
+};
+
+class FaultInjectingStorage::NoticeStoreWrapper final : public NoticeStore {
+ public:
+  NoticeStoreWrapper(FaultInjectingStorage& owner, NoticeStore& inner) : owner_(owner), inner_(inner) {}
+
+  Result<std::int64_t> add(const std::string& account_uuid, const std::string& kind,
+                           const std::string& details_json, EpochMillis now) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.add(account_uuid, kind, details_json, now);
+  }
+  Result<std::vector<Notice>> list(const std::string& account_uuid, std::int64_t after_id, int limit) override {
+    LK_RETURN_IF_ERROR(owner_.admit_read());
+    return inner_.list(account_uuid, after_id, limit);
+  }
+  Result<int> delete_older_than(EpochMillis before, int limit) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.delete_older_than(before, limit);
+  }
+
+ private:
+  FaultInjectingStorage& owner_;
+  NoticeStore& inner_;
+};
+
 FaultInjectingStorage::FaultInjectingStorage(std::unique_ptr<Storage> inner)
     : inner_(std::move(inner)),
       sessions_(std::make_unique<SessionStore>(*this, inner_->sessions())),
-      accounts_(std::make_unique<AccountStoreWrapper>(*this, inner_->accounts())) {}
+      accounts_(std::make_unique<AccountStoreWrapper>(*this, inner_->accounts())),
+      backups_(std::make_unique<BackupStoreWrapper>(*this, inner_->backups())),
+      notices_(std::make_unique<NoticeStoreWrapper>(*this, inner_->notices())) {}
 
 FaultInjectingStorage::~FaultInjectingStorage() = default;
 
 VerificationSessionStore& FaultInjectingStorage::sessions() { return *sessions_; }
 AccountStore& FaultInjectingStorage::accounts() { return *accounts_; }
+BackupStore& FaultInjectingStorage::backups() { return *backups_; }
+NoticeStore& FaultInjectingStorage::notices() { return *notices_; }
 
 Status FaultInjectingStorage::check_health() {
   LK_RETURN_IF_ERROR(admit_read());

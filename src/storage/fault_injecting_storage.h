@@ -10,8 +10,9 @@
 namespace latchkey {
 
 // Forwards every call to the wrapped Storage unless a planned fault applies; a failed call never reaches the
-// backend (nothing is written). Writes are: VerificationSessionStore::insert, update, delete_expired and
-// AccountStore::create_or_replace, touch_device, delete_account; every other store call is a read.
+// backend (nothing is written). Writes are: VerificationSessionStore::insert, update, delete_expired;
+// AccountStore::create_or_replace, touch_device, set_registration_lock, delete_account; BackupStore::put,
+// expose, attempt_restore, erase; NoticeStore::add, delete_older_than. Every other store call is a read.
 // Thread-safe: the stores and the fault controls may be used from any threads at once.
 class FaultInjectingStorage final : public Storage {
  public:
@@ -21,6 +22,8 @@ class FaultInjectingStorage final : public Storage {
 
   VerificationSessionStore& sessions() override;
   AccountStore& accounts() override;
+  BackupStore& backups() override;
+  NoticeStore& notices() override;
   Status check_health() override;  // kUnavailable while reads fail, else the backend's answer
   void close() override;
 
@@ -46,6 +49,8 @@ class FaultInjectingStorage final : public Storage {
  private:
   class SessionStore;
   class AccountStoreWrapper;
+  class BackupStoreWrapper;
+  class NoticeStoreWrapper;
 
   // Counts a write and answers the injected error, or ok to forward it.
   Status admit_write();
@@ -55,6 +60,8 @@ class FaultInjectingStorage final : public Storage {
   std::unique_ptr<Storage> inner_;
   std::unique_ptr<SessionStore> sessions_;
   std::unique_ptr<AccountStoreWrapper> accounts_;
+  std::unique_ptr<BackupStoreWrapper> backups_;
+  std::unique_ptr<NoticeStoreWrapper> notices_;
 
   mutable std::mutex mutex_;
   int writes_until_failure_ = 0;  // 0: none planned; guarded by mutex_

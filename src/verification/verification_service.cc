@@ -282,15 +282,26 @@ Result<SessionStatus> VerificationService::check_code(const std::string& id, std
   return describe(*checked, now);
 }
 
+Status VerificationService::registration_rules(const VerificationSession& s, const std::string& number) {
+  if (!constant_time_equal(s.number, number))
+    return make_error(ErrorCode::kSessionNumberMismatch, "the session was verified for another number");
+  if (s.verified_at == 0) return make_error(ErrorCode::kSessionNotVerified, "the session is not verified");
+  if (s.consumed_at != 0)
+    return make_error(ErrorCode::kSessionAlreadyUsed, "the session was already used for a registration");
+  return {};
+}
+
+Status VerificationService::check_for_registration(const std::string& id, const std::string& number) {
+  auto s = load_live(id, ErrorCode::kRegistrationSessionInvalid);
+  if (!s.ok()) return s.take_error();
+  return registration_rules(*s, number);
+}
+
 Result<VerificationSession> VerificationService::consume_for_registration(const std::string& id,
                                                                          const std::string& number) {
   EpochMillis now = clock_.now_ms();
   return mutate(id, ErrorCode::kRegistrationSessionInvalid, [&](VerificationSession& s) -> Status {
-    if (!constant_time_equal(s.number, number))
-      return make_error(ErrorCode::kSessionNumberMismatch, "the session was verified for another number");
-    if (s.verified_at == 0) return make_error(ErrorCode::kSessionNotVerified, "the session is not verified");
-    if (s.consumed_at != 0)
-      return make_error(ErrorCode::kSessionAlreadyUsed, "the session was already used for a registration");
+    LK_RETURN_IF_ERROR(registration_rules(s, number));
     s.consumed_at = now;
     return {};
   });

@@ -71,6 +71,10 @@ class VerificationService {
   // kSessionAlreadyUsed.
   Result<VerificationSession> consume_for_registration(const std::string& id, const std::string& number);
 
+  // The same checks as consume_for_registration, without using the session up (registration checks the
+  // session before Registration Lock, and consumes it only once the lock let it through).
+  Status check_for_registration(const std::string& id, const std::string& number);
+
   // Deletes expired sessions (a periodic task). Answers how many were deleted.
   Result<int> purge_expired(int limit);
 
@@ -84,6 +88,7 @@ class VerificationService {
   template <class Change>
   Result<VerificationSession> mutate(const std::string& id, ErrorCode missing, Change change);
   Result<VerificationSession> load_live(const std::string& id, ErrorCode missing);
+  static Status registration_rules(const VerificationSession& s, const std::string& number);
   bool code_active(const VerificationSession& s, EpochMillis now) const;
   Duration delay_after(const std::vector<Duration>& delays, int sent) const;
 

@@ -6,12 +6,15 @@ namespace latchkey {
 namespace {
 
 constexpr std::string_view kSelectAccountByNumber =
-    "SELECT uuid, number, created_at FROM accounts WHERE number = ?1";
+    "SELECT uuid, number, created_at, registration_lock_record FROM accounts WHERE number = ?1";
 constexpr std::string_view kSelectAccountByUuid =
-    "SELECT uuid, number, created_at FROM accounts WHERE uuid = ?1";
+    "SELECT uuid, number, created_at, registration_lock_record FROM accounts WHERE uuid = ?1";
 constexpr std::string_view kInsertAccount =
     "INSERT INTO accounts (uuid, number, created_at) VALUES (?1, ?2, ?3)";
 constexpr std::string_view kDeleteAccount = "DELETE FROM accounts WHERE uuid = ?1";
+// An empty record is stored as NULL (no lock).
+constexpr std::string_view kSetRegistrationLock =
+    "UPDATE accounts SET registration_lock_record = NULLIF(?2, x'') WHERE uuid = ?1";
 
 constexpr std::string_view kSelectDevices =
     "SELECT device_id, password_hash, registration_id, name, created_at, last_seen_at FROM devices "
@@ -59,10 +62,13 @@ Result<RegistrationRecord> SqliteAccountStore::create_or_replace(const std::stri
           if (*row) {
             record.account.uuid = select->column_text(0);
             record.account.created_at = select->column_int64(2);
+            record.account.registration_lock_record = select->column_blob(3);
             record.replaced_existing = true;
           }
         }
         if (record.replaced_existing) {
+          // Only the devices go: the account row stays, so its lock, backup and notices (which cascade from
+          // it) are kept.
           auto remove = connection.prepare(kDeleteDevices);
           if (!remove.ok()) return remove.take_error();
           remove->bind_text(1, record.account.uuid);
@@ -110,6 +116,7 @@ Result<std::optional<Account>> SqliteAccountStore::find_account(std::string_view
           account.uuid = select->column_text(0);
           account.number = select->column_text(1);
           account.created_at = select->column_int64(2);
+          account.registration_lock_record = select->column_blob(3);
         }
         auto devices = connection.prepare(kSelectDevices);
         if (!devices.ok()) return devices.take_error();
@@ -156,6 +163,19 @@ Status SqliteAccountStore::touch_device(const std::string& uuid, std::uint32_t d
     update->bind_int64(3, now);
     Result<int> changed = update->run("recording a device as seen");
     if (!changed.ok()) return changed.take_error();
+    return {};
+  });
+}
+
+Status SqliteAccountStore::set_registration_lock(const std::string& uuid, const std::string& record) {
+  return database_.write([&uuid, &record](SqliteConnection& connection) -> Status {
+    auto update = connection.prepare(kSetRegistrationLock);
+    if (!update.ok()) return update.take_error();
+    update->bind_text(1, uuid);
+    update->bind_blob(2, record);
+    Result<int> changed = update->run("setting the registration lock");
+    if (!changed.ok()) return changed.take_error();
+    if (*changed == 0) return make_error(ErrorCode::kNotFound, "no such account");
     return {};
   });
 }

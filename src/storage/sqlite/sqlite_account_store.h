@@ -1,5 +1,6 @@
-// AccountStore on a SqliteDatabase: accounts (one row per number) and devices (keyed by account and device
-// id, removed with their account by ON DELETE CASCADE).
+// AccountStore on a SqliteDatabase: accounts (one row per number, with its Registration Lock record) and
+// devices (keyed by account and device id). Devices, backups and notices are removed with their account by
+// ON DELETE CASCADE; re-registration keeps the account row, so it keeps them.
 #pragma once
 
 #include "storage/account_store.h"
@@ -24,6 +25,7 @@ class SqliteAccountStore final : public AccountStore {
   Result<std::optional<Account>> find_by_number(const std::string& number) override;
   Result<std::optional<Device>> find_device(const std::string& uuid, std::uint32_t device_id) override;
   Status touch_device(const std::string& uuid, std::uint32_t device_id, EpochMillis now) override;
+  Status set_registration_lock(const std::string& uuid, const std::string& record) override;
   Status delete_account(const std::string& uuid) override;
 
  private:

@@ -66,6 +66,29 @@ CREATE TABLE devices (
   PRIMARY KEY (account_uuid, device_id)
 ) WITHOUT ROWID;
 )sql"},
+    {2, R"sql(
+ALTER TABLE accounts ADD COLUMN registration_lock_record BLOB;
+
+CREATE TABLE backups (
+  account_uuid TEXT NOT NULL PRIMARY KEY REFERENCES accounts (uuid) ON DELETE CASCADE,
+  access_key_record BLOB NOT NULL,
+  data BLOB NOT NULL,
+  max_tries INTEGER NOT NULL,
+  tries_remaining INTEGER NOT NULL,
+  exposed INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE notices (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_uuid TEXT NOT NULL REFERENCES accounts (uuid) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  details_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX notices_by_account_uuid_id ON notices (account_uuid, id);
+CREATE INDEX notices_by_created_at ON notices (created_at);
+)sql"},
 };
 
 constexpr std::string_view kSavepoint = "SAVEPOINT batch_write";

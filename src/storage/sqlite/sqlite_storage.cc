@@ -11,7 +11,10 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const StorageConfig& 
 }
 
 SqliteStorage::SqliteStorage(std::unique_ptr<SqliteDatabase> database)
-    : database_(std::move(database)), sessions_(*database_), accounts_(*database_) {}
+    : database_(std::move(database)), sessions_(*database_),
+      accounts_(*database_),
+      backups_(*database_),
+      notices_(*database_) {}
 
 SqliteStorage::~SqliteStorage() { close(); }
 

@@ -1,11 +1,13 @@
-// The SQLite backend of Storage: one database file with its session and account stores.
+// The SQLite backend of Storage: one database file with its session, account, backup and notice stores.
 #pragma once
 
 #include <memory>
 
 #include "core/config.h"
 #include "storage/sqlite/sqlite_account_store.h"
+#include "storage/sqlite/sqlite_backup_store.h"
 #include "storage/sqlite/sqlite_database.h"
+#include "storage/sqlite/sqlite_notice_store.h"
 #include "storage/sqlite/sqlite_session_store.h"
 #include "storage/storage.h"
 
@@ -21,6 +23,8 @@ class SqliteStorage final : public Storage {
 
   VerificationSessionStore& sessions() override { return sessions_; }
   AccountStore& accounts() override { return accounts_; }
+  BackupStore& backups() override { return backups_; }
+  NoticeStore& notices() override { return notices_; }
 
   // Runs "SELECT 1" on a read connection. kUnavailable after close().
   Status check_health() override;
@@ -36,6 +40,8 @@ class SqliteStorage final : public Storage {
   std::unique_ptr<SqliteDatabase> database_;
   SqliteSessionStore sessions_;
   SqliteAccountStore accounts_;
+  SqliteBackupStore backups_;
+  SqliteNoticeStore notices_;
 };
 
 }  // namespace latchkey

@@ -104,6 +104,37 @@ class StorageTest : public ::testing::TestWithParam<StorageBackend> {
   Storage& storage() { return *storage_; }
   VerificationSessionStore& sessions() { return storage_->sessions(); }
   AccountStore& accounts() { return storage_->accounts(); }
+  BackupStore& backups() { return storage_->backups(); }
+  NoticeStore& notices() { return storage_->notices(); }
+
+  // Creates an account with one device and an exposed backup whose access key record is `key`.
+  void create_account_with_backup(const std::string& uuid, const std::string& number, const std::string& key,
+                                  int max_tries = 10) {
+    ASSERT_TRUE(accounts().create_or_replace(number, uuid, make_device(1, "h"), 1000).ok());
+    ASSERT_TRUE(backups().put(make_backup(uuid, key, max_tries)).ok());
+    ASSERT_TRUE(backups().expose(uuid, "secret-data").ok());
+  }
+
+  std::optional<Backup> find_backup(const std::string& uuid) {
+    auto found = backups().find(uuid);
+    EXPECT_TRUE(found.ok()) << found.error().message;
+    return found.ok() ? *found : std::nullopt;
+  }
+
+  static Backup make_backup(const std::string& uuid, const std::string& key, int max_tries = 10) {
+    Backup backup;
+    backup.account_uuid = uuid;
+    backup.access_key_record = key;
+    backup.data = "secret-data";
+    backup.max_tries = max_tries;
+    backup.tries_remaining = max_tries;
+    backup.updated_at = 4242;
+    return backup;
+  }
+
+  static std::function<bool(const std::string&)> key_is(const std::string& key) {
+    return [key](const std::string& record) { return record == key; };
+  }
 
   std::optional<VerificationSession> find_session(const std::string& id) {
     auto found = sessions().find(id);
@@ -499,6 +530,297 @@ TEST_P(StorageTest, FaultInjectionFailsEveryWriteOrRead) {
   EXPECT_TRUE(faulty.accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
 }
 
+TEST_P(StorageTest, BackupPutFindAndExpose) {
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  EXPECT_FALSE(find_backup("uuid-1").has_value());
+
+  Status missing = backups().expose("uuid-1", "secret-data");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+
+  Backup backup = make_backup("uuid-1", std::string("key\0record", 10), 7);
+  backup.data = std::string("sec\0ret", 7);
+  backup.tries_remaining = 5;
+  ASSERT_TRUE(backups().put(backup).ok());
+  std::optional<Backup> found = find_backup("uuid-1");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->account_uuid, "uuid-1");
+  EXPECT_EQ(found->access_key_record, backup.access_key_record);
+  EXPECT_EQ(found->data, backup.data);
+  EXPECT_EQ(found->max_tries, 7);
+  EXPECT_EQ(found->tries_remaining, 5);
+  EXPECT_FALSE(found->exposed);
+  EXPECT_EQ(found->updated_at, 4242);
+
+  Status conflict = backups().expose("uuid-1", "sec");  // a prefix is not the same bytes
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.error().code, ErrorCode::kConflict);
+  EXPECT_FALSE(find_backup("uuid-1")->exposed);
+
+  ASSERT_TRUE(backups().expose("uuid-1", backup.data).ok());
+  EXPECT_TRUE(find_backup("uuid-1")->exposed);
+  EXPECT_TRUE(backups().expose("uuid-1", backup.data).ok());  // idempotent
+  conflict = backups().expose("uuid-1", "other");
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.error().code, ErrorCode::kConflict);
+
+  // put replaces, exposed or not.
+  Backup replacement = make_backup("uuid-1", "new-key", 10);
+  replacement.data = "new-data";
+  ASSERT_TRUE(backups().put(replacement).ok());
+  found = find_backup("uuid-1");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->access_key_record, "new-key");
+  EXPECT_EQ(found->data, "new-data");
+  EXPECT_FALSE(found->exposed);
+
+  ASSERT_TRUE(backups().erase("uuid-1").ok());
+  EXPECT_FALSE(find_backup("uuid-1").has_value());
+  EXPECT_TRUE(backups().erase("uuid-1").ok());  // none: still ok
+}
+
+TEST_P(StorageTest, RestoreMatchResetsTriesAndMismatchCountsDown) {
+  ASSERT_NO_FATAL_FAILURE(create_account_with_backup("uuid-1", "+33611111111", "right", 3));
+
+  auto attempt = backups().attempt_restore("uuid-1", key_is("wrong"));
+  ASSERT_TRUE(attempt.ok()) << attempt.error().message;
+  EXPECT_EQ(attempt->outcome, RestoreAttempt::Outcome::kMismatch);
+  EXPECT_EQ(attempt->tries_remaining, 2);
+  EXPECT_TRUE(attempt->data.empty());
+  EXPECT_EQ(find_backup("uuid-1")->tries_remaining, 2);
+
+  attempt = backups().attempt_restore("uuid-1", key_is("right"));
+  ASSERT_TRUE(attempt.ok());
+  EXPECT_EQ(attempt->outcome, RestoreAttempt::Outcome::kRestored);
+  EXPECT_EQ(attempt->data, "secret-data");
+  EXPECT_EQ(attempt->tries_remaining, 3);
+  EXPECT_EQ(find_backup("uuid-1")->tries_remaining, 3);
+
+  for (int left = 2; left >= 1; --left) {
+    attempt = backups().attempt_restore("uuid-1", key_is("wrong"));
+    ASSERT_TRUE(attempt.ok());
+    EXPECT_EQ(attempt->outcome, RestoreAttempt::Outcome::kMismatch);
+    EXPECT_EQ(attempt->tries_remaining, left);
+  }
+  attempt = backups().attempt_restore("uuid-1", key_is("wrong"));
+  ASSERT_TRUE(attempt.ok());
+  EXPECT_EQ(attempt->outcome, RestoreAttempt::Outcome::kErased);
+  EXPECT_EQ(attempt->tries_remaining, 0);
+  EXPECT_FALSE(find_backup("uuid-1").has_value());
+
+  // Gone for good, even with the right key.
+  attempt = backups().attempt_restore("uuid-1", key_is("right"));
+  ASSERT_TRUE(attempt.ok());
+  EXPECT_EQ(attempt->outcome, RestoreAttempt::Outcome::kNotFound);
+  EXPECT_TRUE(attempt->data.empty());
+}
+
+TEST_P(StorageTest, RestoreOfUnexposedOrMissingBackupIsNotFound) {
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  int calls = 0;
+  auto counting = [&calls](const std::string&) {
+    ++calls;
+    return true;
+  };
+  auto attempt = backups().attempt_restore("uuid-1", counting);
+  ASSERT_TRUE(attempt.ok());
+  EXPECT_EQ(attempt->outcome, RestoreAttempt::Outcome::kNotFound);
+
+  ASSERT_TRUE(backups().put(make_backup("uuid-1", "right")).ok());
+  attempt = backups().attempt_restore("uuid-1", counting);
+  ASSERT_TRUE(attempt.ok());
+  EXPECT_EQ(attempt->outcome, RestoreAttempt::Outcome::kNotFound);
+  EXPECT_TRUE(attempt->data.empty());
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(find_backup("uuid-1")->tries_remaining, 10);  // not counted
+
+  attempt = backups().attempt_restore("uuid-none", counting);
+  ASSERT_TRUE(attempt.ok());
+  EXPECT_EQ(attempt->outcome, RestoreAttempt::Outcome::kNotFound);
+}
+
+TEST_P(StorageTest, ConcurrentWrongGuessesNeverExceedMaxTries) {
+  ASSERT_NO_FATAL_FAILURE(create_account_with_backup("uuid-1", "+33611111111", "right", 10));
+  constexpr int kThreads = 8;
+  constexpr int kAttemptsPerThread = 5;
+  std::atomic<int> mismatches{0}, erased{0}, not_found{0}, other{0}, matcher_calls{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kAttemptsPerThread; ++i) {
+        auto attempt = backups().attempt_restore("uuid-1", [&](const std::string& record) {
+          ++matcher_calls;
+          return record == "wrong";
+        });
+        if (!attempt.ok()) {
+          ++other;
+          continue;
+        }
+        switch (attempt->outcome) {
+          case RestoreAttempt::Outcome::kMismatch: ++mismatches; break;
+          case RestoreAttempt::Outcome::kErased: ++erased; break;
+          case RestoreAttempt::Outcome::kNotFound: ++not_found; break;
+          case RestoreAttempt::Outcome::kRestored: ++other; break;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(mismatches.load(), 9);
+  EXPECT_EQ(erased.load(), 1);
+  EXPECT_EQ(matcher_calls.load(), 10);
+  EXPECT_EQ(not_found.load(), kThreads * kAttemptsPerThread - 10);
+  EXPECT_FALSE(find_backup("uuid-1").has_value());
+}
+
+TEST_P(StorageTest, RegistrationLockIsSetClearedAndLoaded) {
+  Status missing = accounts().set_registration_lock("uuid-none", "record");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  EXPECT_TRUE((*accounts().find_by_uuid("uuid-1"))->registration_lock_record.empty());
+
+  const std::string record("lock\0record", 11);
+  ASSERT_TRUE(accounts().set_registration_lock("uuid-1", record).ok());
+  EXPECT_EQ((*accounts().find_by_uuid("uuid-1"))->registration_lock_record, record);
+  EXPECT_EQ((*accounts().find_by_number("+33611111111"))->registration_lock_record, record);
+
+  ASSERT_TRUE(accounts().set_registration_lock("uuid-1", "").ok());
+  EXPECT_TRUE((*accounts().find_by_uuid("uuid-1"))->registration_lock_record.empty());
+  EXPECT_TRUE(accounts().set_registration_lock("uuid-1", "").ok());  // clearing twice is fine
+}
+
+TEST_P(StorageTest, ReRegistrationKeepsLockBackupAndNotices) {
+  ASSERT_NO_FATAL_FAILURE(create_account_with_backup("uuid-1", "+33611111111", "right"));
+  ASSERT_TRUE(accounts().set_registration_lock("uuid-1", "lock").ok());
+  ASSERT_TRUE(notices().add("uuid-1", "registration_lock_failure", "{}", 2000).ok());
+
+  auto replaced = accounts().create_or_replace("+33611111111", "uuid-other", make_device(1, "new"), 9000);
+  ASSERT_TRUE(replaced.ok()) << replaced.error().message;
+  EXPECT_TRUE(replaced->replaced_existing);
+  EXPECT_EQ(replaced->account.registration_lock_record, "lock");
+
+  auto account = accounts().find_by_number("+33611111111");
+  ASSERT_TRUE(account.ok());
+  ASSERT_TRUE(account->has_value());
+  EXPECT_EQ((*account)->registration_lock_record, "lock");
+  std::optional<Backup> backup = find_backup("uuid-1");
+  ASSERT_TRUE(backup.has_value());
+  EXPECT_TRUE(backup->exposed);
+  auto listed = notices().list("uuid-1", 0, 10);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1u);
+}
+
+TEST_P(StorageTest, DeleteAccountRemovesBackupAndNotices) {
+  ASSERT_NO_FATAL_FAILURE(create_account_with_backup("uuid-1", "+33611111111", "right"));
+  ASSERT_NO_FATAL_FAILURE(create_account_with_backup("uuid-2", "+33622222222", "right"));
+  ASSERT_TRUE(notices().add("uuid-1", "k", "{}", 2000).ok());
+  ASSERT_TRUE(notices().add("uuid-2", "k", "{}", 2000).ok());
+
+  ASSERT_TRUE(accounts().delete_account("uuid-1").ok());
+  EXPECT_FALSE(find_backup("uuid-1").has_value());
+  EXPECT_TRUE(notices().list("uuid-1", 0, 10)->empty());
+  EXPECT_TRUE(find_backup("uuid-2").has_value());  // the other account keeps its own
+  EXPECT_EQ(notices().list("uuid-2", 0, 10)->size(), 1u);
+
+  // A new account for the same number starts without lock, backup or notices.
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-3", make_device(1, "h"), 3000).ok());
+  EXPECT_TRUE((*accounts().find_by_uuid("uuid-3"))->registration_lock_record.empty());
+  EXPECT_FALSE(find_backup("uuid-3").has_value());
+}
+
+TEST_P(StorageTest, NoticesAreListedByCursorAndPruned) {
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  ASSERT_TRUE(accounts().create_or_replace("+33622222222", "uuid-2", make_device(1, "h"), 1000).ok());
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto id = notices().add("uuid-1", "registration_lock_failure", "{\"n\":" + std::to_string(i) + "}",
+                            /*now=*/100 * (i + 1));
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    if (!ids.empty()) EXPECT_GT(*id, ids.back());
+    ids.push_back(*id);
+  }
+  ASSERT_TRUE(notices().add("uuid-2", "other", "{}", 50).ok());
+
+  auto page = notices().list("uuid-1", 0, 2);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].id, ids[0]);
+  EXPECT_EQ((*page)[0].account_uuid, "uuid-1");
+  EXPECT_EQ((*page)[0].kind, "registration_lock_failure");
+  EXPECT_EQ((*page)[0].details_json, "{\"n\":0}");
+  EXPECT_EQ((*page)[0].created_at, 100);
+  EXPECT_EQ((*page)[1].id, ids[1]);
+
+  page = notices().list("uuid-1", (*page)[1].id, 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 3u);
+  EXPECT_EQ((*page)[0].id, ids[2]);
+  EXPECT_EQ((*page)[2].id, ids[4]);
+  EXPECT_TRUE(notices().list("uuid-1", ids[4], 10)->empty());
+  EXPECT_TRUE(notices().list("uuid-1", 0, 0)->empty());
+
+  Result<int> deleted = notices().delete_older_than(/*before=*/300, /*limit=*/10);  // 50, 100, 200
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 3);
+  deleted = notices().delete_older_than(/*before=*/10'000, /*limit=*/1);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 1);  // the oldest left: 300
+  page = notices().list("uuid-1", 0, 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].id, ids[3]);
+  EXPECT_EQ((*page)[1].id, ids[4]);
+  EXPECT_TRUE(notices().list("uuid-2", 0, 10)->empty());
+
+  // Ids are never reused, even after the newest notice is deleted.
+  ASSERT_EQ(*notices().delete_older_than(10'000, 10), 2);
+  auto next = notices().add("uuid-1", "k", "{}", 600);
+  ASSERT_TRUE(next.ok());
+  EXPECT_GT(*next, ids[4]);
+}
+
+TEST_P(StorageTest, NewStoresSurviveReopen) {
+  ASSERT_NO_FATAL_FAILURE(create_account_with_backup("uuid-1", "+33611111111", "right"));
+  ASSERT_TRUE(accounts().set_registration_lock("uuid-1", "lock").ok());
+  ASSERT_TRUE(notices().add("uuid-1", "k", "{}", 2000).ok());
+  ASSERT_NO_FATAL_FAILURE(reopen());
+  EXPECT_EQ((*accounts().find_by_uuid("uuid-1"))->registration_lock_record, "lock");
+  ASSERT_TRUE(find_backup("uuid-1").has_value());
+  EXPECT_TRUE(find_backup("uuid-1")->exposed);
+  EXPECT_EQ(notices().list("uuid-1", 0, 10)->size(), 1u);
+}
+
+TEST_P(StorageTest, FaultInjectionCoversBackupsAndNotices) {
+  ASSERT_NO_FATAL_FAILURE(create_account_with_backup("uuid-1", "+33611111111", "right"));
+  FaultInjectingStorage faulty(std::move(storage_));
+  faulty.fail_all_writes(true);
+  EXPECT_FALSE(faulty.backups().put(make_backup("uuid-1", "other")).ok());
+  EXPECT_FALSE(faulty.backups().expose("uuid-1", "secret-data").ok());
+  EXPECT_FALSE(faulty.backups().attempt_restore("uuid-1", key_is("wrong")).ok());
+  EXPECT_FALSE(faulty.backups().erase("uuid-1").ok());
+  EXPECT_FALSE(faulty.notices().add("uuid-1", "k", "{}", 1).ok());
+  EXPECT_FALSE(faulty.notices().delete_older_than(10, 10).ok());
+  EXPECT_FALSE(faulty.accounts().set_registration_lock("uuid-1", "lock").ok());
+  EXPECT_EQ(faulty.writes_failed(), 7);
+
+  auto backup = faulty.backups().find("uuid-1");  // reads pass, and nothing was written
+  ASSERT_TRUE(backup.ok());
+  ASSERT_TRUE(backup->has_value());
+  EXPECT_EQ((*backup)->access_key_record, "right");
+  EXPECT_EQ((*backup)->tries_remaining, 10);
+  faulty.fail_all_reads(true);
+  EXPECT_FALSE(faulty.backups().find("uuid-1").ok());
+  EXPECT_FALSE(faulty.notices().list("uuid-1", 0, 10).ok());
+
+  faulty.clear_faults();
+  EXPECT_TRUE(faulty.notices().add("uuid-1", "k", "{}", 1).ok());
+  EXPECT_EQ(faulty.notices().list("uuid-1", 0, 10)->size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, StorageTest, ::testing::Values(StorageBackend{"sqlite", open_sqlite_in}),
                          [](const ::testing::TestParamInfo<StorageBackend>& info) {
                            return info.param.name;
@@ -601,6 +923,66 @@ TEST_F(SqliteDatabaseTest, MigrationsAreAppliedOnceAndReopeningIsIdempotent) {
   EXPECT_EQ(raw_query("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                       "name = 'verification_sessions_by_expires_at'"),
             1);
+}
+
+// A file as written by a build that knew only migration 1, with one account in it.
+TEST_F(SqliteDatabaseTest, MigratesAVersionOneDatabase) {
+  std::filesystem::create_directories(std::filesystem::path(config_.sqlite_path).parent_path());
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(config_.sqlite_path.c_str(), &db), SQLITE_OK);
+    const char* version_one = R"sql(
+CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER);
+INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0);
+CREATE TABLE verification_sessions (id TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL,
+  number TEXT NOT NULL, country_code TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  pow_challenge BLOB NOT NULL, pow_bits INTEGER NOT NULL, pow_passed INTEGER NOT NULL, code_hash BLOB NOT NULL,
+  code_expires_at INTEGER NOT NULL, code_attempts INTEGER NOT NULL, sms_sent INTEGER NOT NULL,
+  calls_made INTEGER NOT NULL, next_sms_at INTEGER NOT NULL, next_call_at INTEGER NOT NULL,
+  last_provider TEXT NOT NULL, verified_at INTEGER NOT NULL, consumed_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX verification_sessions_by_expires_at ON verification_sessions (expires_at);
+CREATE TABLE accounts (uuid TEXT NOT NULL PRIMARY KEY, number TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE devices (account_uuid TEXT NOT NULL REFERENCES accounts (uuid) ON DELETE CASCADE,
+  device_id INTEGER NOT NULL, password_hash BLOB NOT NULL, registration_id INTEGER NOT NULL,
+  name BLOB NOT NULL, created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL,
+  PRIMARY KEY (account_uuid, device_id)) WITHOUT ROWID;
+INSERT INTO accounts (uuid, number, created_at) VALUES ('uuid-old', '+33611111111', 1000);
+INSERT INTO devices VALUES ('uuid-old', 1, x'68', 1234, x'', 1000, 1000);
+)sql";
+    char* message = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, version_one, nullptr, nullptr, &message), SQLITE_OK) << message;
+    sqlite3_close(db);
+  }
+
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(storage->database().schema_version(), 2);
+  EXPECT_EQ(SqliteDatabase::latest_schema_version(), 2);
+  auto account = storage->accounts().find_by_uuid("uuid-old");
+  ASSERT_TRUE(account.ok()) << account.error().message;
+  ASSERT_TRUE(account->has_value());
+  EXPECT_EQ((*account)->number, "+33611111111");
+  EXPECT_TRUE((*account)->registration_lock_record.empty());
+  ASSERT_EQ((*account)->devices.size(), 1u);
+
+  ASSERT_TRUE(storage->accounts().set_registration_lock("uuid-old", "lock").ok());
+  Backup backup;
+  backup.account_uuid = "uuid-old";
+  backup.access_key_record = "key";
+  backup.data = "data";
+  ASSERT_TRUE(storage->backups().put(backup).ok());
+  ASSERT_TRUE(storage->notices().add("uuid-old", "k", "{}", 1).ok());
+  ASSERT_TRUE(storage->accounts().delete_account("uuid-old").ok());  // cascades into the new tables
+  storage.reset();
+
+  EXPECT_EQ(raw_query("SELECT count(*) FROM schema_migrations"), 2);
+  EXPECT_EQ(raw_query("SELECT count(*) FROM backups"), 0);
+  EXPECT_EQ(raw_query("SELECT count(*) FROM notices"), 0);
+  EXPECT_EQ(raw_query("SELECT count(*) FROM devices"), 0);
+  EXPECT_EQ(raw_query("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                      "name IN ('notices_by_account_uuid_id', 'notices_by_created_at')"),
+            2);
 }
 
 TEST_F(SqliteDatabaseTest, RefusesASchemaNewerThanTheBuild) {
