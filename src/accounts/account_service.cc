@@ -17,13 +17,14 @@ Error unauthorized() { return make_error(ErrorCode::kUnauthorized, "missing or w
 }  // namespace
 
 AccountService::AccountService(const AccountsConfig& config, AccountStore& store, VerificationService& verification,
-                               Limits& limits, RegistrationLockService* lock, const Clock& clock, Random& random,
-                               MetricsRegistry& metrics)
+                               Limits& limits, RegistrationLockService* lock, TakeoverGuard* takeover,
+                               const Clock& clock, Random& random, MetricsRegistry& metrics)
     : config_(config),
       store_(store),
       verification_(verification),
       limits_(limits),
       lock_(lock),
+      takeover_(takeover),
       clock_(clock),
       random_(random),
       registrations_new_(metrics.counter("latchkey_registrations_total", "Completed registrations", {{"kind", "new"}})),
@@ -48,11 +49,26 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
   EpochMillis now = clock_.now_ms();
   LK_RETURN_IF_ERROR(limits_.check(Limit::kRegistrationPerNumber, number->e164, now));
 
-  LK_RETURN_IF_ERROR(verification_.check_for_registration(request.session_id, number->e164));
-  if (lock_) {
-    auto existing = store_.find_by_number(number->e164);
-    if (!existing.ok()) return existing.take_error();
-    if (existing->has_value()) LK_RETURN_IF_ERROR(lock_->check(**existing, request.registration_lock));
+  Status session_usable = verification_.check_for_registration(request.session_id, number->e164);
+  auto existing = store_.find_by_number(number->e164);
+  if (!existing.ok()) return existing.take_error();
+  if (!session_usable.ok()) {
+    // A session burned by the owner's refusal says so, rather than just "already used".
+    if (session_usable.error().code == ErrorCode::kSessionAlreadyUsed && takeover_ && existing->has_value() &&
+        takeover_->was_denied((*existing)->uuid, request.session_id))
+      return make_error(ErrorCode::kTakeoverDenied, "the account's owner refused this registration");
+    return session_usable.take_error();
+  }
+  if (existing->has_value()) {
+    const Account& account = **existing;
+    if (lock_) LK_RETURN_IF_ERROR(lock_->check(account, request.registration_lock));
+    if (takeover_) {
+      bool owner = lock_ && request.registration_lock && lock_->token_matches(account, *request.registration_lock);
+      auto pending = takeover_->check(account, request.session_id, owner);
+      if (!pending.ok()) return pending.take_error();
+      if (pending->has_value())
+        return RegisteredDevice{account.uuid, number->e164, 0, false, std::move(*pending)};
+    }
   }
   auto session = verification_.consume_for_registration(request.session_id, number->e164);
   if (!session.ok()) return session.take_error();
@@ -67,12 +83,13 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
   auto record = store_.create_or_replace(number->e164, new_uuid(random_), primary, now);
   if (!record.ok()) return record.take_error();
 
+  if (takeover_ && record->replaced_existing) takeover_->completed(record->account.uuid, request.session_id);
   (record->replaced_existing ? registrations_replaced_ : registrations_new_).inc();
   log::info("account_registered", {{"uuid", record->account.uuid},
                                    {"number", log::mask_number(number->e164)},
                                    {"replaced_existing", record->replaced_existing},
                                    {"session", request.session_id}});
-  return RegisteredDevice{record->account.uuid, number->e164, 1, record->replaced_existing};
+  return RegisteredDevice{record->account.uuid, number->e164, 1, record->replaced_existing, std::nullopt};
 }
 
 Result<AuthenticatedDevice> AccountService::authenticate(std::string_view username, std::string_view password) {

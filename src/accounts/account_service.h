@@ -13,6 +13,7 @@
 #include "crypto/random.h"
 #include "limits/rate_limiter.h"
 #include "lock/registration_lock.h"
+#include "lock/takeover_guard.h"
 #include "metrics/metrics.h"
 #include "storage/account_store.h"
 #include "verification/verification_service.h"
@@ -33,6 +34,7 @@ struct RegisteredDevice {
   std::string number;
   std::uint32_t device_id = 1;
   bool replaced_existing = false;
+  std::optional<PendingTakeover> pending;  // set when the registration waits out the takeover delay
 };
 
 struct AuthenticatedDevice {
@@ -44,13 +46,16 @@ struct AuthenticatedDevice {
 // Thread-safe; every method may block on storage (call from a worker thread).
 class AccountService {
  public:
-  // `lock` may be null (no Registration Lock checks, for tests of registration alone).
+  // `lock` and `takeover` may be null (no Registration Lock / takeover delay, for tests of registration alone).
   AccountService(const AccountsConfig& config, AccountStore& store, VerificationService& verification, Limits& limits,
-                 RegistrationLockService* lock, const Clock& clock, Random& random, MetricsRegistry& metrics);
+                 RegistrationLockService* lock, TakeoverGuard* takeover, const Clock& clock, Random& random,
+                 MetricsRegistry& metrics);
 
   // kMalformedRequest (password length, registration id range, name too long), kInvalidNumber,
   // kRateLimited, the session errors of VerificationService::consume_for_registration, and
-  // kRegistrationLocked when the number's account is locked (RegistrationLockService::check).
+  // kRegistrationLocked when the number's account is locked (RegistrationLockService::check), kTakeoverDenied.
+  // When the number's account is active and the caller did not prove to be its owner, the answer is ok
+  // with `pending` set and nothing registered yet (TakeoverGuard).
   Result<RegisteredDevice> register_account(const RegistrationRequest& request);
 
   // `username` is "uuid" (device 1) or "uuid.deviceId". kUnauthorized for anything that does not match,
@@ -66,6 +71,7 @@ class AccountService {
   VerificationService& verification_;
   Limits& limits_;
   RegistrationLockService* lock_;
+  TakeoverGuard* takeover_;
   const Clock& clock_;
   Random& random_;
   Counter& registrations_new_;

@@ -55,7 +55,7 @@ class AccountServiceTest : public ::testing::Test {
     verification_ = std::make_unique<VerificationService>(verification_config_, storage_->sessions(), *sms_, *limits_,
                                                           *breaker_, clock_, random_, metrics_, std::string(32, 'k'));
     accounts_ = std::make_unique<AccountService>(accounts_config_, storage_->accounts(), *verification_, *limits_,
-                                                 nullptr, clock_, random_, metrics_);
+                                                 nullptr, nullptr, clock_, random_, metrics_);
   }
   void TearDown() override {
     storage_->close();
@@ -87,6 +87,76 @@ class AccountServiceTest : public ::testing::Test {
   std::unique_ptr<VerificationService> verification_;
   std::unique_ptr<AccountService> accounts_;
 };
+
+// The takeover delay, with the clock moved by hand instead of sleeping.
+class TakeoverDelayTest : public AccountServiceTest {
+ protected:
+  void SetUp() override {
+    AccountServiceTest::SetUp();
+    guard_ = std::make_unique<TakeoverGuard>(accounts_config_, storage_->takeovers(), storage_->notices(),
+                                             *verification_, clock_, random_, metrics_);
+    guarded_ = std::make_unique<AccountService>(accounts_config_, storage_->accounts(), *verification_, *limits_,
+                                                nullptr, guard_.get(), clock_, random_, metrics_);
+  }
+  Result<RegisteredDevice> Attempt(const std::string& session, const std::string& password) {
+    return guarded_->register_account({kNumber, password, session, 7, std::nullopt, std::nullopt});
+  }
+  std::unique_ptr<TakeoverGuard> guard_;
+  std::unique_ptr<AccountService> guarded_;
+};
+
+TEST_F(TakeoverDelayTest, ActiveAccountIsTakenOverOnlyAfterTheDelay) {
+  auto owner = Register(kPassword);
+  ASSERT_TRUE(owner.ok());
+  std::string session = VerifiedSession();
+  auto first = Attempt(session, "the-new-device-password");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_TRUE(first->pending.has_value());
+  EXPECT_EQ(first->pending->not_before, clock_.now_ms() + 24 * 3600 * 1000);
+  EXPECT_TRUE(accounts_->authenticate(owner->uuid, kPassword).ok());
+  auto notices = storage_->notices().list(owner->uuid, 0, 10);
+  ASSERT_EQ(notices->size(), 1u);
+  EXPECT_EQ((*notices)[0].kind, "takeover_pending");
+
+  clock_.advance(std::chrono::hours(23));
+  auto early = Attempt(session, "the-new-device-password");
+  ASSERT_TRUE(early.ok());
+  EXPECT_TRUE(early->pending.has_value());
+
+  clock_.advance(std::chrono::hours(1));
+  auto done = Attempt(session, "the-new-device-password");
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_FALSE(done->pending.has_value());
+  EXPECT_EQ(done->uuid, owner->uuid);
+  EXPECT_FALSE(accounts_->authenticate(owner->uuid, kPassword).ok());
+  EXPECT_TRUE(accounts_->authenticate(owner->uuid, "the-new-device-password").ok());
+  auto attempt = storage_->takeovers().find(first->pending->id);
+  EXPECT_EQ((*attempt)->state, "completed");
+}
+
+TEST_F(TakeoverDelayTest, OwnerRefusalBurnsTheSession) {
+  auto owner = Register(kPassword);
+  std::string session = VerifiedSession();
+  auto pending = Attempt(session, "the-new-device-password");
+  ASSERT_TRUE(pending.ok() && pending->pending);
+  ASSERT_TRUE(guard_->deny(owner->uuid, pending->pending->id).ok());
+  EXPECT_EQ(guard_->deny(owner->uuid, pending->pending->id).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(guard_->approve("someone-else", pending->pending->id).error().code, ErrorCode::kNotFound);
+  clock_.advance(std::chrono::hours(24));  // even once the delay has passed
+  auto after = Attempt(session, "the-new-device-password");
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().code, ErrorCode::kTakeoverDenied);
+  EXPECT_TRUE(accounts_->authenticate(owner->uuid, kPassword).ok());
+}
+
+TEST_F(TakeoverDelayTest, InactiveAccountNeedsNoWait) {
+  auto owner = Register(kPassword);
+  clock_.advance(accounts_config_.takeover_seen_window);
+  auto r = Attempt(VerifiedSession(), "the-new-device-password");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->pending.has_value());
+  EXPECT_EQ(r->uuid, owner->uuid);
+}
 
 TEST_F(AccountServiceTest, RegistersAndAuthenticates) {
   auto r = Register(kPassword);

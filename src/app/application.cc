@@ -11,6 +11,7 @@
 #include "core/encoding.h"
 #include "core/logging.h"
 #include "crypto/random.h"
+#include "encrypted_storage/encrypted_storage_service.h"
 #include "crypto/secret_hash.h"
 #include "limits/rate_limiter.h"
 #include "limits/sms_pumping_breaker.h"
@@ -34,6 +35,8 @@ struct Application::Components {
   std::unique_ptr<VerificationService> verification;
   std::unique_ptr<RegistrationLockService> registration_lock;
   std::unique_ptr<BackupService> backups;
+  std::unique_ptr<EncryptedStorageService> encrypted_storage;
+  std::unique_ptr<TakeoverGuard> takeover;
   std::unique_ptr<AccountService> accounts;
   Router router;
   std::unique_ptr<HttpServer> server;
@@ -102,11 +105,15 @@ Status Application::start() {
       config_.accounts, c->storage->accounts(), c->storage->notices(), *c->limits, c->clock, c->random, c->metrics,
       std::move(credentials_key));
   c->backups = std::make_unique<BackupService>(c->storage->backups(), c->random, c->clock, c->metrics);
+  c->encrypted_storage = std::make_unique<EncryptedStorageService>(config_.accounts, c->storage->encrypted_storage());
+  c->takeover = std::make_unique<TakeoverGuard>(config_.accounts, c->storage->takeovers(), c->storage->notices(),
+                                                *c->verification, c->clock, c->random, c->metrics);
   c->accounts = std::make_unique<AccountService>(config_.accounts, c->storage->accounts(), *c->verification,
-                                                 *c->limits, c->registration_lock.get(), c->clock, c->random,
-                                                 c->metrics);
+                                                 *c->limits, c->registration_lock.get(), c->takeover.get(), c->clock,
+                                                 c->random, c->metrics);
   add_api_routes(c->router, ApiServices{*c->verification, *c->accounts, *c->registration_lock, *c->backups,
-                                        *c->storage, c->metrics, c->clock});
+                                        *c->takeover, *c->storage, c->metrics, c->clock,
+                                        *c->encrypted_storage});
 
   c->server = std::make_unique<HttpServer>(config_.server, c->router, c->metrics);
   LK_RETURN_IF_ERROR(c->server->start());

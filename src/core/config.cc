@@ -209,12 +209,20 @@ void read_verification(Reader& r, const toml::table& t, VerificationConfig& c) {
 void read_accounts(Reader& r, const toml::table& t, AccountsConfig& c) {
   const std::string p = "accounts";
   r.check_keys(t, p, {"min_password_length", "max_password_length", "max_name_bytes", "registration_lock_window",
-                      "backup_credentials_ttl"});
+                      "backup_credentials_ttl", "takeover_delay", "takeover_seen_window",
+                      "storage_max_value_bytes", "storage_max_manifest_bytes", "storage_max_items_per_request",
+                      "storage_max_items"});
   r.read(t, p, "min_password_length", c.min_password_length, 8, 4096);
   r.read(t, p, "max_password_length", c.max_password_length, 8, 4096);
   r.read(t, p, "max_name_bytes", c.max_name_bytes, 0, 65536);
   r.read(t, p, "registration_lock_window", c.registration_lock_window);
   r.read(t, p, "backup_credentials_ttl", c.backup_credentials_ttl);
+  r.read(t, p, "takeover_delay", c.takeover_delay);
+  r.read(t, p, "takeover_seen_window", c.takeover_seen_window);
+  r.read(t, p, "storage_max_value_bytes", c.storage_max_value_bytes, 1, 1 << 20);
+  r.read(t, p, "storage_max_manifest_bytes", c.storage_max_manifest_bytes, 1, 1 << 20);
+  r.read(t, p, "storage_max_items_per_request", c.storage_max_items_per_request, 1, 10000);
+  r.read(t, p, "storage_max_items", c.storage_max_items, 1, 10'000'000);
 }
 
 void read_limits(Reader& r, const toml::table& t, LimitsConfig& c) {
@@ -417,6 +425,10 @@ std::vector<std::string> validate_config(const Config& c) {
   check_bucket("registration_lock_per_number", c.limits.registration_lock_per_number);
   if (c.accounts.registration_lock_window.count() <= 0) fail("accounts.registration_lock_window", "must be positive");
   if (c.accounts.backup_credentials_ttl.count() <= 0) fail("accounts.backup_credentials_ttl", "must be positive");
+  if (c.accounts.takeover_delay.count() < 0) fail("accounts.takeover_delay", "must not be negative");
+  if (c.accounts.takeover_seen_window.count() <= 0) fail("accounts.takeover_seen_window", "must be positive");
+  if (c.accounts.storage_max_items_per_request > c.accounts.storage_max_items)
+    fail("accounts.storage_max_items_per_request", "must not exceed accounts.storage_max_items");
   if (c.limits.sms_pumping.window.count() <= 0) fail("limits.sms_pumping.window", "must be positive");
   if (c.limits.sms_pumping.pause.count() <= 0) fail("limits.sms_pumping.pause", "must be positive");
 

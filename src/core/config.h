@@ -59,6 +59,12 @@ struct AccountsConfig {
   std::size_t max_name_bytes = 256;      // the opaque encrypted device name
   Duration registration_lock_window = std::chrono::days(7);  // a lock binds while a device was seen this recently
   Duration backup_credentials_ttl = std::chrono::days(1);    // lifetime of the credentials a 423 hands out
+  Duration takeover_delay = std::chrono::hours(24);          // wait before an SMS code alone takes over an active account; 0 disables
+  Duration takeover_seen_window = std::chrono::days(7);      // an account is active if a device was seen this recently
+  std::size_t storage_max_value_bytes = 16384;     // encrypted storage: largest item value
+  std::size_t storage_max_manifest_bytes = 65536;  // encrypted storage: largest manifest value
+  std::size_t storage_max_items_per_request = 256; // encrypted storage: keys or items in one request
+  std::size_t storage_max_items = 10000;           // encrypted storage: items one account may hold
 };
 
 // One token bucket: `burst` tokens at most, one token added back every `refill`.

@@ -24,6 +24,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kSessionNumberMismatch: return "session_number_mismatch";
     case ErrorCode::kRegistrationLocked: return "registration_locked";
     case ErrorCode::kPinMismatch: return "pin_mismatch";
+    case ErrorCode::kTakeoverDenied: return "takeover_denied";
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kMethodNotAllowed: return "method_not_allowed";
     case ErrorCode::kPayloadTooLarge: return "payload_too_large";

@@ -75,6 +75,12 @@ Status RegistrationLockService::check(const Account& existing, const std::option
   return e;
 }
 
+bool RegistrationLockService::token_matches(const Account& existing, const std::string& token_hex) const {
+  auto token = decode_token(token_hex);
+  return token.ok() && !existing.registration_lock_record.empty() &&
+         verify_password(existing.registration_lock_record, *token);
+}
+
 std::string RegistrationLockService::credential_mac(const std::string& account_uuid, EpochMillis expiry) const {
   return base64url_encode(keyed_hash(credentials_key_, "backup-credentials\n" + account_uuid, std::to_string(expiry)));
 }

@@ -47,6 +47,9 @@ class RegistrationLockService {
   // the number has used up registration_lock_per_number.
   Status check(const Account& existing, const std::optional<std::string>& token_hex);
 
+  // True when the account has a lock and `token_hex` is its token.
+  bool token_matches(const Account& existing, const std::string& token_hex) const;
+
   BackupCredentials issue_backup_credentials(const std::string& account_uuid, EpochMillis now) const;
   // The account uuid the credentials were issued for, if they are authentic and unexpired.
   std::optional<std::string> verify_backup_credentials(const std::string& username, const std::string& password,

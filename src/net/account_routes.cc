@@ -42,6 +42,10 @@ void add_account_routes(Router& router, AccountService& accounts, NoticeStore& n
     RegistrationRequest r{credentials->username, credentials->password, *session_id, *registration_id, *name, *lock};
     auto registered = accounts.register_account(r);
     if (!registered.ok()) return HttpResponse::error(registered.error());
+    if (registered->pending)
+      return HttpResponse::json(202, {{"status", "pending_takeover"},
+                                      {"notBefore", registered->pending->not_before},
+                                      {"takeoverId", registered->pending->id}});
     return HttpResponse::json(200, device_identity(registered->uuid, registered->number, registered->device_id));
   });
 

@@ -18,7 +18,18 @@ Result<std::string> base64_field(const nlohmann::json& body, const char* key, st
 }  // namespace
 
 void add_lock_routes(Router& router, AccountService& accounts, RegistrationLockService& lock, BackupService& backups,
-                     const Clock& clock) {
+                     TakeoverGuard& takeover, const Clock& clock) {
+  for (bool approve : {false, true}) {
+    router.add("POST", approve ? "/v1/accounts/takeover/{id}/approve" : "/v1/accounts/takeover/{id}/deny",
+               HandlerPool::kWorker, [&accounts, &takeover, approve](HttpRequest& request) {
+                 auto device = authenticate_device(accounts, request);
+                 if (!device.ok()) return HttpResponse::error(device.error());
+                 const std::string& id = request.path_params.at(0);
+                 Status decided = approve ? takeover.approve(device->uuid, id) : takeover.deny(device->uuid, id);
+                 return decided.ok() ? HttpResponse::no_content() : HttpResponse::error(decided.error());
+               });
+  }
+
   router.add("PUT", "/v1/accounts/registration_lock", HandlerPool::kWorker, [&accounts, &lock](HttpRequest& request) {
     auto device = authenticate_device(accounts, request);
     if (!device.ok()) return HttpResponse::error(device.error());

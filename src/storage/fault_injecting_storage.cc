@@ -132,12 +132,50 @@ class FaultInjectingStorage::NoticeStoreWrapper final : public NoticeStore {
   NoticeStore& inner_;
 };
 
+class FaultInjectingStorage::EncryptedStorageStoreWrapper final : public EncryptedStorageStore {
+ public:
+  EncryptedStorageStoreWrapper(FaultInjectingStorage& owner, EncryptedStorageStore& inner)
+      : owner_(owner), inner_(inner) {}
+
+  Result<std::optional<StorageManifest>> find_manifest(const std::string& account_uuid) override {
+    LK_RETURN_IF_ERROR(owner_.admit_read());
+    return inner_.find_manifest(account_uuid);
+  }
+  Result<ManifestWrite> put_manifest(const std::string& account_uuid, const StorageManifest& manifest) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.put_manifest(account_uuid, manifest);
+  }
+  Status put_items(const std::string& account_uuid, const std::vector<StorageItem>& items,
+                   std::int64_t max_items) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.put_items(account_uuid, items, max_items);
+  }
+  Result<std::vector<StorageItem>> find_items(const std::string& account_uuid,
+                                              const std::vector<std::string>& keys) override {
+    LK_RETURN_IF_ERROR(owner_.admit_read());
+    return inner_.find_items(account_uuid, keys);
+  }
+  Result<int> delete_items(const std::string& account_uuid, const std::vector<std::string>& keys) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.delete_items(account_uuid, keys);
+  }
+  Result<std::int64_t> count_items(const std::string& account_uuid) override {
+    LK_RETURN_IF_ERROR(owner_.admit_read());
+    return inner_.count_items(account_uuid);
+  }
+
+ private:
+  FaultInjectingStorage& owner_;
+  EncryptedStorageStore& inner_;
+};
+
 FaultInjectingStorage::FaultInjectingStorage(std::unique_ptr<Storage> inner)
     : inner_(std::move(inner)),
       sessions_(std::make_unique<SessionStore>(*this, inner_->sessions())),
       accounts_(std::make_unique<AccountStoreWrapper>(*this, inner_->accounts())),
       backups_(std::make_unique<BackupStoreWrapper>(*this, inner_->backups())),
-      notices_(std::make_unique<NoticeStoreWrapper>(*this, inner_->notices())) {}
+      notices_(std::make_unique<NoticeStoreWrapper>(*this, inner_->notices())),
+      encrypted_storage_(std::make_unique<EncryptedStorageStoreWrapper>(*this, inner_->encrypted_storage())) {}
 
 FaultInjectingStorage::~FaultInjectingStorage() = default;
 
@@ -145,6 +183,7 @@ VerificationSessionStore& FaultInjectingStorage::sessions() { return *sessions_;
 AccountStore& FaultInjectingStorage::accounts() { return *accounts_; }
 BackupStore& FaultInjectingStorage::backups() { return *backups_; }
 NoticeStore& FaultInjectingStorage::notices() { return *notices_; }
+EncryptedStorageStore& FaultInjectingStorage::encrypted_storage() { return *encrypted_storage_; }
 
 Status FaultInjectingStorage::check_health() {
   LK_RETURN_IF_ERROR(admit_read());

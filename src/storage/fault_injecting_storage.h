@@ -12,7 +12,8 @@ namespace latchkey {
 // Forwards every call to the wrapped Storage unless a planned fault applies; a failed call never reaches the
 // backend (nothing is written). Writes are: VerificationSessionStore::insert, update, delete_expired;
 // AccountStore::create_or_replace, touch_device, set_registration_lock, delete_account; BackupStore::put,
-// expose, attempt_restore, erase; NoticeStore::add, delete_older_than. Every other store call is a read.
+// expose, attempt_restore, erase; NoticeStore::add, delete_older_than; EncryptedStorageStore::put_manifest,
+// put_items, delete_items. Every other store call is a read.
 // Thread-safe: the stores and the fault controls may be used from any threads at once.
 class FaultInjectingStorage final : public Storage {
  public:
@@ -24,6 +25,9 @@ class FaultInjectingStorage final : public Storage {
   AccountStore& accounts() override;
   BackupStore& backups() override;
   NoticeStore& notices() override;
+  EncryptedStorageStore& encrypted_storage() override;
+  // Takeover attempts are passed through without injected faults.
+  TakeoverStore& takeovers() override { return inner_->takeovers(); }
   Status check_health() override;  // kUnavailable while reads fail, else the backend's answer
   void close() override;
 
@@ -51,6 +55,7 @@ class FaultInjectingStorage final : public Storage {
   class AccountStoreWrapper;
   class BackupStoreWrapper;
   class NoticeStoreWrapper;
+  class EncryptedStorageStoreWrapper;
 
   // Counts a write and answers the injected error, or ok to forward it.
   Status admit_write();
@@ -62,6 +67,7 @@ class FaultInjectingStorage final : public Storage {
   std::unique_ptr<AccountStoreWrapper> accounts_;
   std::unique_ptr<BackupStoreWrapper> backups_;
   std::unique_ptr<NoticeStoreWrapper> notices_;
+  std::unique_ptr<EncryptedStorageStoreWrapper> encrypted_storage_;
 
   mutable std::mutex mutex_;
   int writes_until_failure_ = 0;  // 0: none planned; guarded by mutex_

@@ -8,7 +8,9 @@
 #include "core/error.h"
 #include "storage/account_store.h"
 #include "storage/backup_store.h"
+#include "storage/encrypted_storage_store.h"
 #include "storage/notice_store.h"
+#include "storage/takeover_store.h"
 #include "storage/verification_session_store.h"
 
 namespace latchkey {
@@ -21,6 +23,8 @@ class Storage {
   virtual AccountStore& accounts() = 0;
   virtual BackupStore& backups() = 0;
   virtual NoticeStore& notices() = 0;
+  virtual EncryptedStorageStore& encrypted_storage() = 0;
+  virtual TakeoverStore& takeovers() = 0;
 
   // Ok when the backend answers a trivial query.
   virtual Status check_health() = 0;

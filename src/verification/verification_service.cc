@@ -307,6 +307,25 @@ Result<VerificationSession> VerificationService::consume_for_registration(const 
   });
 }
 
+Status VerificationService::extend_until(const std::string& id, EpochMillis until) {
+  auto s = mutate(id, ErrorCode::kRegistrationSessionInvalid, [&](VerificationSession& s) -> Status {
+    s.expires_at = std::max(s.expires_at, until);
+    return {};
+  });
+  if (!s.ok()) return s.take_error();
+  return {};
+}
+
+Status VerificationService::burn(const std::string& id) {
+  EpochMillis now = clock_.now_ms();
+  auto s = mutate(id, ErrorCode::kRegistrationSessionInvalid, [&](VerificationSession& s) -> Status {
+    if (s.consumed_at == 0) s.consumed_at = now;
+    return {};
+  });
+  if (!s.ok() && s.error().code != ErrorCode::kRegistrationSessionInvalid) return s.take_error();
+  return {};
+}
+
 Result<int> VerificationService::purge_expired(int limit) { return store_.delete_expired(clock_.now_ms(), limit); }
 
 }  // namespace latchkey

@@ -75,6 +75,12 @@ class VerificationService {
   // session before Registration Lock, and consumes it only once the lock let it through).
   Status check_for_registration(const std::string& id, const std::string& number);
 
+  // Keeps a session alive until at least `until` (a registration waiting out the takeover delay).
+  Status extend_until(const std::string& id, EpochMillis until);
+
+  // Uses the session up without a registration (the owner refused the takeover it was waiting for).
+  Status burn(const std::string& id);
+
   // Deletes expired sessions (a periodic task). Answers how many were deleted.
   Result<int> purge_expired(int limit);
 

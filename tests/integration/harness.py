@@ -200,6 +200,9 @@ def base_config():
         "server": {"io_threads": 2, "worker_threads": 4, "outbound_threads": 8, "shutdown_grace": "5s"},
         "storage": {"backend": "sqlite", "sqlite_path": "latchkey.db"},
         "verification": {"proof_of_work_bits": 8},
+        # Re-registration replaces an account at once unless a test turns the takeover delay on
+        # (test_takeover_delay.py does).
+        "accounts": {"takeover_delay": "0s"},
         "limits": {
             # Every test talks from 127.0.0.1: keep the per-IP buckets out of the way unless a test sets them.
             "session_create_per_ip": Inline(burst=100000, refill="1ms"),

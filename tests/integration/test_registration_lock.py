@@ -276,6 +276,40 @@ class IncidentTest(LockTestCase):
         # And the old backup credentials from the 423 (valid for a day) still only restore.
         self.assertRestored(self.restore(creds, victim.access_key), victim, 10)
 
+    def test_concurrent_attempts_never_exceed_the_limit(self):
+        """10 concurrent wrong attempts against a burst of 3: exactly 3 answers 423 (and 3 notices), the rest 429."""
+        s = self.server
+        victim = self.victim_with_lock_and_backup()
+        n = 10
+        sids = [verified_session(s, victim.number) for _ in range(n)]
+        barrier = threading.Barrier(n)
+        results = [None] * n
+
+        def go(i):
+            token = secrets.token_hex(32) if i % 2 else None
+            barrier.wait(timeout=30)
+            try:
+                results[i] = attempt(s, sids[i], victim.number, random_password(), lock=token)
+            except Exception as e:  # noqa: BLE001 - reported below
+                results[i] = e
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=60)
+        errors = [r for r in results if not hasattr(r, "status")]
+        self.assertEqual(errors, [], "every request got an answer")
+        statuses = sorted(r.status for r in results)
+        self.assertEqual(statuses, [423] * self.LOCK_BURST + [429] * (n - self.LOCK_BURST))
+        for r in results:
+            if r.status == 423:
+                self.assertLocked(r, victim)
+            else:
+                self.assertError(r, 429, "rate_limited")
+        self.assertEqual(len(self.notices(victim)), self.LOCK_BURST)
+        self.assertEqual(whoami(s, *victim.auth).status, 200)
+
     def test_right_token_on_a_fresh_session(self):
         """The right token on the first try: no 423, no notice, same uuid, old device replaced."""
         s = self.server
@@ -437,6 +471,18 @@ class DeleteLockTest(LockTestCase):
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.body["uuid"], victim.uuid)
         self.assertError(whoami(s, *victim.auth), 401, "unauthorized")
+
+    def test_deleting_the_account_drops_lock_and_backup(self):
+        s = self.server
+        victim = self.new_client()
+        self.put_backup(victim)
+        self.set_lock(victim)
+        r = s.request("DELETE", "/v1/accounts/me", auth=victim.auth)
+        self.assertEqual(r.status, 204, r.body)
+        again = self.new_client(victim.number)  # no token needed: 200
+        self.assertNotEqual(again.uuid, victim.uuid)
+        self.assertError(self.restore(again.auth, victim.access_key), 404, "not_found")
+        self.assertEqual(self.notices(again), [])
 
     def test_put_lock_again_replaces_token(self):
         s = self.server

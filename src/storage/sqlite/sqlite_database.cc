@@ -89,6 +89,31 @@ CREATE TABLE notices (
 CREATE INDEX notices_by_account_uuid_id ON notices (account_uuid, id);
 CREATE INDEX notices_by_created_at ON notices (created_at);
 )sql"},
+    {3, R"sql(
+CREATE TABLE storage_manifests (
+  account_uuid TEXT NOT NULL PRIMARY KEY REFERENCES accounts (uuid) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  value BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE storage_items (
+  account_uuid TEXT NOT NULL REFERENCES accounts (uuid) ON DELETE CASCADE,
+  key BLOB NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY (account_uuid, key)
+) WITHOUT ROWID;
+)sql"},
+    {4, R"sql(
+CREATE TABLE takeover_attempts (
+  id TEXT NOT NULL PRIMARY KEY,
+  account_uuid TEXT NOT NULL REFERENCES accounts (uuid) ON DELETE CASCADE,
+  session_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  not_before INTEGER NOT NULL,
+  state TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX takeover_attempts_by_account_session ON takeover_attempts (account_uuid, session_id);
+)sql"},
 };
 
 constexpr std::string_view kSavepoint = "SAVEPOINT batch_write";

@@ -14,7 +14,9 @@ SqliteStorage::SqliteStorage(std::unique_ptr<SqliteDatabase> database)
     : database_(std::move(database)), sessions_(*database_),
       accounts_(*database_),
       backups_(*database_),
-      notices_(*database_) {}
+      notices_(*database_),
+      encrypted_storage_(*database_),
+      takeovers_(*database_) {}
 
 SqliteStorage::~SqliteStorage() { close(); }
 

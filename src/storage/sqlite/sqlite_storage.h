@@ -1,4 +1,5 @@
-// The SQLite backend of Storage: one database file with its session, account, backup and notice stores.
+// The SQLite backend of Storage: one database file with its session, account, backup, notice and
+// encrypted storage stores.
 #pragma once
 
 #include <memory>
@@ -7,7 +8,9 @@
 #include "storage/sqlite/sqlite_account_store.h"
 #include "storage/sqlite/sqlite_backup_store.h"
 #include "storage/sqlite/sqlite_database.h"
+#include "storage/sqlite/sqlite_encrypted_storage_store.h"
 #include "storage/sqlite/sqlite_notice_store.h"
+#include "storage/sqlite/sqlite_takeover_store.h"
 #include "storage/sqlite/sqlite_session_store.h"
 #include "storage/storage.h"
 
@@ -25,6 +28,8 @@ class SqliteStorage final : public Storage {
   AccountStore& accounts() override { return accounts_; }
   BackupStore& backups() override { return backups_; }
   NoticeStore& notices() override { return notices_; }
+  EncryptedStorageStore& encrypted_storage() override { return encrypted_storage_; }
+  TakeoverStore& takeovers() override { return takeovers_; }
 
   // Runs "SELECT 1" on a read connection. kUnavailable after close().
   Status check_health() override;
@@ -42,6 +47,8 @@ class SqliteStorage final : public Storage {
   SqliteAccountStore accounts_;
   SqliteBackupStore backups_;
   SqliteNoticeStore notices_;
+  SqliteEncryptedStorageStore encrypted_storage_;
+  SqliteTakeoverStore takeovers_;
 };
 
 }  // namespace latchkey

@@ -732,6 +732,133 @@ TEST_P(StorageTest, DeleteAccountRemovesBackupAndNotices) {
   EXPECT_FALSE(find_backup("uuid-3").has_value());
 }
 
+TEST_P(StorageTest, StorageManifestIsCompareAndSet) {
+  EncryptedStorageStore& store = storage().encrypted_storage();
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  auto none = store.find_manifest("uuid-1");
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_FALSE(none->has_value());
+
+  auto skipped = store.put_manifest("uuid-1", {2, "two"});
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_FALSE(skipped->written);
+  EXPECT_FALSE(skipped->current.has_value());
+
+  auto first = store.put_manifest("uuid-1", {1, std::string("one\0", 4)});
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(first->written);
+  auto second = store.put_manifest("uuid-1", {2, "two"});
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->written);
+
+  auto stale = store.put_manifest("uuid-1", {2, "late"});
+  ASSERT_TRUE(stale.ok());
+  EXPECT_FALSE(stale->written);
+  ASSERT_TRUE(stale->current.has_value());
+  EXPECT_EQ(stale->current->version, 2);
+  EXPECT_EQ(stale->current->value, "two");
+
+  auto found = store.find_manifest("uuid-1");
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->version, 2);
+  EXPECT_EQ((*found)->value, "two");
+}
+
+TEST_P(StorageTest, ConcurrentManifestWritesOfOneVersionHaveOneWinner) {
+  EncryptedStorageStore& store = storage().encrypted_storage();
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&store, &winners, i] {
+      auto written = store.put_manifest("uuid-1", {1, "writer-" + std::to_string(i)});
+      if (written.ok() && written->written) ++winners;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(winners.load(), 1);
+}
+
+TEST_P(StorageTest, StorageItemsAreUpsertedFoundAndDeleted) {
+  EncryptedStorageStore& store = storage().encrypted_storage();
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  ASSERT_TRUE(accounts().create_or_replace("+33622222222", "uuid-2", make_device(1, "h"), 1000).ok());
+  const std::string a(16, 'a'), b(16, 'b'), binary("\0\1\2\3\4\5\6\7\0\1\2\3\4\5\6\7", 16);
+  ASSERT_TRUE(store.put_items("uuid-1", {{a, "1"}, {b, "2"}, {binary, std::string("\0v", 2)}}, 10).ok());
+  ASSERT_TRUE(store.put_items("uuid-1", {{a, "one"}}, 10).ok());
+  ASSERT_TRUE(store.put_items("uuid-2", {{a, "other"}}, 10).ok());
+  EXPECT_EQ(*store.count_items("uuid-1"), 3);
+
+  auto found = store.find_items("uuid-1", {binary, std::string(16, 'z'), a});
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_EQ(found->size(), 2u);
+  EXPECT_EQ((*found)[0].key, binary);
+  EXPECT_EQ((*found)[0].value, std::string("\0v", 2));
+  EXPECT_EQ((*found)[1].key, a);
+  EXPECT_EQ((*found)[1].value, "one");
+
+  // Over the limit: nothing of the call is kept.
+  Status over = store.put_items("uuid-1", {{a, "changed"}, {std::string(16, 'c'), "3"}}, 3);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kConflict);
+  EXPECT_EQ((*store.find_items("uuid-1", {a}))[0].value, "one");
+  EXPECT_EQ(*store.count_items("uuid-1"), 3);
+
+  auto deleted = store.delete_items("uuid-1", {a, std::string(16, 'z')});
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 1);
+  EXPECT_TRUE(store.find_items("uuid-1", {a})->empty());
+  EXPECT_EQ(*store.count_items("uuid-1"), 2);
+  EXPECT_EQ((*store.find_items("uuid-2", {a}))[0].value, "other");  // the other account keeps its own
+}
+
+TEST_P(StorageTest, EncryptedStorageIsKeptOnReRegistrationAndRemovedWithTheAccount) {
+  EncryptedStorageStore& store = storage().encrypted_storage();
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  ASSERT_TRUE(accounts().create_or_replace("+33622222222", "uuid-2", make_device(1, "h"), 1000).ok());
+  const std::string key(16, 'k');
+  for (const char* uuid : {"uuid-1", "uuid-2"}) {
+    ASSERT_TRUE(store.put_manifest(uuid, {1, "m"})->written);
+    ASSERT_TRUE(store.put_items(uuid, {{key, "v"}}, 10).ok());
+  }
+
+  auto replaced = accounts().create_or_replace("+33611111111", "uuid-other", make_device(1, "new"), 9000);
+  ASSERT_TRUE(replaced.ok()) << replaced.error().message;
+  EXPECT_EQ(replaced->account.uuid, "uuid-1");
+  EXPECT_TRUE(store.find_manifest("uuid-1")->has_value());
+  EXPECT_EQ(store.find_items("uuid-1", {key})->size(), 1u);
+
+  ASSERT_TRUE(accounts().delete_account("uuid-1").ok());
+  EXPECT_FALSE(store.find_manifest("uuid-1")->has_value());
+  EXPECT_EQ(*store.count_items("uuid-1"), 0);
+  EXPECT_TRUE(store.find_manifest("uuid-2")->has_value());
+  EXPECT_EQ(*store.count_items("uuid-2"), 1);
+
+  ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-3", make_device(1, "h"), 3000).ok());
+  EXPECT_FALSE(store.find_manifest("uuid-3")->has_value());
+  EXPECT_EQ(*store.count_items("uuid-3"), 0);
+}
+
+TEST_P(StorageTest, FaultInjectionCoversEncryptedStorage) {
+  FaultInjectingStorage faulty(std::move(storage_));
+  ASSERT_TRUE(faulty.accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
+  faulty.fail_all_writes(true);
+  EXPECT_EQ(faulty.encrypted_storage().put_manifest("uuid-1", {1, "m"}).error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(faulty.encrypted_storage().put_items("uuid-1", {{std::string(16, 'k'), "v"}}, 10).error().code,
+            ErrorCode::kUnavailable);
+  EXPECT_EQ(faulty.encrypted_storage().delete_items("uuid-1", {std::string(16, 'k')}).error().code,
+            ErrorCode::kUnavailable);
+  faulty.fail_all_writes(false);
+  faulty.fail_all_reads(true);
+  EXPECT_EQ(faulty.encrypted_storage().find_manifest("uuid-1").error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(faulty.encrypted_storage().find_items("uuid-1", {}).error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(faulty.encrypted_storage().count_items("uuid-1").error().code, ErrorCode::kUnavailable);
+  faulty.fail_all_reads(false);
+  EXPECT_FALSE(faulty.encrypted_storage().find_manifest("uuid-1")->has_value());
+  faulty.close();
+}
+
 TEST_P(StorageTest, NoticesAreListedByCursorAndPruned) {
   ASSERT_TRUE(accounts().create_or_replace("+33611111111", "uuid-1", make_device(1, "h"), 1000).ok());
   ASSERT_TRUE(accounts().create_or_replace("+33622222222", "uuid-2", make_device(1, "h"), 1000).ok());
@@ -957,8 +1084,7 @@ INSERT INTO devices VALUES ('uuid-old', 1, x'68', 1234, x'', 1000, 1000);
 
   auto storage = open_ok();
   ASSERT_NE(storage, nullptr);
-  EXPECT_EQ(storage->database().schema_version(), 2);
-  EXPECT_EQ(SqliteDatabase::latest_schema_version(), 2);
+  EXPECT_EQ(storage->database().schema_version(), SqliteDatabase::latest_schema_version());
   auto account = storage->accounts().find_by_uuid("uuid-old");
   ASSERT_TRUE(account.ok()) << account.error().message;
   ASSERT_TRUE(account->has_value());
@@ -976,7 +1102,7 @@ INSERT INTO devices VALUES ('uuid-old', 1, x'68', 1234, x'', 1000, 1000);
   ASSERT_TRUE(storage->accounts().delete_account("uuid-old").ok());  // cascades into the new tables
   storage.reset();
 
-  EXPECT_EQ(raw_query("SELECT count(*) FROM schema_migrations"), 2);
+  EXPECT_EQ(raw_query("SELECT count(*) FROM schema_migrations"), SqliteDatabase::latest_schema_version());
   EXPECT_EQ(raw_query("SELECT count(*) FROM backups"), 0);
   EXPECT_EQ(raw_query("SELECT count(*) FROM notices"), 0);
   EXPECT_EQ(raw_query("SELECT count(*) FROM devices"), 0);
