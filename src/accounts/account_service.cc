@@ -10,6 +10,8 @@ namespace latchkey {
 namespace {
 
 constexpr std::int64_t kMaxRegistrationId = 16383;
+constexpr std::size_t kMinRecoveryPasswordBytes = 16;
+constexpr std::size_t kMaxRecoveryPasswordBytes = 256;
 constexpr EpochMillis kLastSeenGranularityMs = 60LL * 60 * 1000;  // touch last_seen at most hourly
 
 Error unauthorized() { return make_error(ErrorCode::kUnauthorized, "missing or wrong credentials"); }
@@ -42,6 +44,9 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
   if (request.name && request.name->size() > config_.max_name_bytes)
     return make_error(ErrorCode::kMalformedRequest,
                       "accountAttributes.name must be at most " + std::to_string(config_.max_name_bytes) + " bytes");
+  for (const auto* secret : {&request.new_recovery_password, &request.recovery_password})
+    if (*secret && ((*secret)->size() < kMinRecoveryPasswordBytes || (*secret)->size() > kMaxRecoveryPasswordBytes))
+      return make_error(ErrorCode::kMalformedRequest, "a recovery password must be 16 to 256 characters");
   if (request.registration_lock && !is_registration_lock_token(*request.registration_lock))
     return make_error(ErrorCode::kMalformedRequest, "accountAttributes.registrationLock must be 64 hexadecimal characters");
   auto number = parse_phone_number(request.number);
@@ -49,9 +54,15 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
   EpochMillis now = clock_.now_ms();
   LK_RETURN_IF_ERROR(limits_.check(Limit::kRegistrationPerNumber, number->e164, now));
 
-  Status session_usable = verification_.check_for_registration(request.session_id, number->e164);
+  const bool by_recovery_password = request.recovery_password.has_value();
+  Status session_usable =
+      by_recovery_password ? Status() : verification_.check_for_registration(request.session_id, number->e164);
   auto existing = store_.find_by_number(number->e164);
   if (!existing.ok()) return existing.take_error();
+  if (by_recovery_password &&
+      (!existing->has_value() || (*existing)->recovery_password_record.empty() ||
+       !verify_password((*existing)->recovery_password_record, *request.recovery_password)))
+    return make_error(ErrorCode::kRecoveryPasswordInvalid, "no matching recovery password for this number");
   if (!session_usable.ok()) {
     // A session burned by the owner's refusal says so, rather than just "already used".
     if (session_usable.error().code == ErrorCode::kSessionAlreadyUsed && takeover_ && existing->has_value() &&
@@ -62,7 +73,7 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
   if (existing->has_value()) {
     const Account& account = **existing;
     if (lock_) LK_RETURN_IF_ERROR(lock_->check(account, request.registration_lock));
-    if (takeover_) {
+    if (takeover_ && !by_recovery_password) {
       bool owner = lock_ && request.registration_lock && lock_->token_matches(account, *request.registration_lock);
       auto pending = takeover_->check(account, request.session_id, owner);
       if (!pending.ok()) return pending.take_error();
@@ -70,8 +81,10 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
         return RegisteredDevice{account.uuid, number->e164, 0, false, std::move(*pending)};
     }
   }
-  auto session = verification_.consume_for_registration(request.session_id, number->e164);
-  if (!session.ok()) return session.take_error();
+  if (!by_recovery_password) {
+    auto session = verification_.consume_for_registration(request.session_id, number->e164);
+    if (!session.ok()) return session.take_error();
+  }
 
   Device primary;
   primary.id = 1;
@@ -83,7 +96,13 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
   auto record = store_.create_or_replace(number->e164, new_uuid(random_), primary, now);
   if (!record.ok()) return record.take_error();
 
-  if (takeover_ && record->replaced_existing) takeover_->completed(record->account.uuid, request.session_id);
+  if (takeover_ && record->replaced_existing && !by_recovery_password)
+    takeover_->completed(record->account.uuid, request.session_id);
+  if (request.new_recovery_password || !record->account.recovery_password_record.empty()) {
+    std::string stored = request.new_recovery_password ? hash_password(random_, *request.new_recovery_password) : "";
+    Status saved = store_.set_recovery_password(record->account.uuid, stored);
+    if (!saved.ok()) return saved.take_error();
+  }
   (record->replaced_existing ? registrations_replaced_ : registrations_new_).inc();
   log::info("account_registered", {{"uuid", record->account.uuid},
                                    {"number", log::mask_number(number->e164)},
@@ -115,6 +134,13 @@ Result<AuthenticatedDevice> AccountService::authenticate(std::string_view userna
     if (!touched.ok()) log::warn("device_last_seen_not_recorded", {{"reason", touched.error().message}});
   }
   return AuthenticatedDevice{std::string(uuid), (*account)->number, std::move(**device)};
+}
+
+void AccountService::forget_recovery_password(const std::string& number) {
+  auto account = store_.find_by_number(number);
+  if (!account.ok() || !account->has_value() || (*account)->recovery_password_record.empty()) return;
+  Status cleared = store_.set_recovery_password((*account)->uuid, "");
+  if (!cleared.ok()) log::warn("recovery_password_not_cleared", {{"reason", cleared.error().message}});
 }
 
 Status AccountService::delete_account(const AuthenticatedDevice& device) {

@@ -27,6 +27,8 @@ struct RegistrationRequest {
   std::int64_t registration_id = 0;  // 1..16383
   std::optional<std::string> name;   // opaque device name
   std::optional<std::string> registration_lock;  // 64 hex characters, needed when the number is locked
+  std::optional<std::string> new_recovery_password;  // accountAttributes.recoveryPassword, stored for next time
+  std::optional<std::string> recovery_password;      // registers without a session (session_id then empty)
 };
 
 struct RegisteredDevice {
@@ -53,7 +55,9 @@ class AccountService {
 
   // kMalformedRequest (password length, registration id range, name too long), kInvalidNumber,
   // kRateLimited, the session errors of VerificationService::consume_for_registration, and
-  // kRegistrationLocked when the number's account is locked (RegistrationLockService::check), kTakeoverDenied.
+  // kRegistrationLocked when the number's account is locked (RegistrationLockService::check), kTakeoverDenied,
+  // kRecoveryPasswordInvalid (registration by recovery password: none stored or wrong; no session needed, no
+  // takeover delay, Registration Lock still applies).
   // When the number's account is active and the caller did not prove to be its owner, the answer is ok
   // with `pending` set and nothing registered yet (TakeoverGuard).
   Result<RegisteredDevice> register_account(const RegistrationRequest& request);
@@ -61,6 +65,9 @@ class AccountService {
   // `username` is "uuid" (device 1) or "uuid.deviceId". kUnauthorized for anything that does not match,
   // without saying which part was wrong.
   Result<AuthenticatedDevice> authenticate(std::string_view username, std::string_view password);
+
+  // Forgets the number's registration recovery password (someone completed an SMS verification for it).
+  void forget_recovery_password(const std::string& number);
 
   // Deletes the account of an authenticated device with all its devices and data. kNotFound if already gone.
   Status delete_account(const AuthenticatedDevice& device);

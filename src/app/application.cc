@@ -111,6 +111,8 @@ Status Application::start() {
   c->accounts = std::make_unique<AccountService>(config_.accounts, c->storage->accounts(), *c->verification,
                                                  *c->limits, c->registration_lock.get(), c->takeover.get(), c->clock,
                                                  c->random, c->metrics);
+  AccountService* accounts = c->accounts.get();
+  c->verification->set_on_verified([accounts](const std::string& number) { accounts->forget_recovery_password(number); });
   add_api_routes(c->router, ApiServices{*c->verification, *c->accounts, *c->registration_lock, *c->backups,
                                         *c->takeover, *c->storage, c->metrics, c->clock,
                                         *c->encrypted_storage});

@@ -25,6 +25,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kRegistrationLocked: return "registration_locked";
     case ErrorCode::kPinMismatch: return "pin_mismatch";
     case ErrorCode::kTakeoverDenied: return "takeover_denied";
+    case ErrorCode::kRecoveryPasswordInvalid: return "recovery_password_invalid";
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kMethodNotAllowed: return "method_not_allowed";
     case ErrorCode::kPayloadTooLarge: return "payload_too_large";

@@ -54,6 +54,8 @@ enum class ErrorCode {
   // The number's account has Registration Lock and the request did not carry the right lock token.
   // details: timeRemaining (ms until the lock lapses) and backupCredentials.
   kRegistrationLocked,
+  // A registration by recovery password named a number without one, or the password is wrong.
+  kRecoveryPasswordInvalid,
   // The owner's device refused the takeover this session was waiting for; the session is burned.
   kTakeoverDenied,
   // A backup restore used the wrong access key (wrong PIN). details: triesRemaining.

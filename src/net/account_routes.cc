@@ -27,8 +27,16 @@ void add_account_routes(Router& router, AccountService& accounts, NoticeStore& n
     if (!credentials.ok()) return HttpResponse::error(credentials.error());
     auto body = parse_json_object(request.body);
     if (!body.ok()) return HttpResponse::error(body.error());
-    auto session_id = required_string(*body, "", "sessionId", kMaxSessionIdBytes);
-    if (!session_id.ok()) return HttpResponse::error(session_id.error());
+    auto recovery_password = optional_string(*body, "", "recoveryPassword", 256);
+    if (!recovery_password.ok()) return HttpResponse::error(recovery_password.error());
+    Result<std::string> session_id = std::string();
+    if (!recovery_password->has_value() || body->contains("sessionId")) {
+      session_id = required_string(*body, "", "sessionId", kMaxSessionIdBytes);
+      if (!session_id.ok()) return HttpResponse::error(session_id.error());
+      if (recovery_password->has_value())
+        return HttpResponse::error(
+            make_error(ErrorCode::kMalformedRequest, "send either sessionId or recoveryPassword, not both"));
+    }
     auto attributes = body->find("accountAttributes");
     if (attributes == body->end() || !attributes->is_object())
       return HttpResponse::error(make_error(ErrorCode::kMalformedRequest, "accountAttributes must be an object"));
@@ -38,8 +46,11 @@ void add_account_routes(Router& router, AccountService& accounts, NoticeStore& n
     if (!name.ok()) return HttpResponse::error(name.error());
     auto lock = optional_string(*attributes, "accountAttributes", "registrationLock", 64);
     if (!lock.ok()) return HttpResponse::error(lock.error());
+    auto new_recovery_password = optional_string(*attributes, "accountAttributes", "recoveryPassword", 256);
+    if (!new_recovery_password.ok()) return HttpResponse::error(new_recovery_password.error());
 
-    RegistrationRequest r{credentials->username, credentials->password, *session_id, *registration_id, *name, *lock};
+    RegistrationRequest r{credentials->username, credentials->password, *session_id, *registration_id, *name,
+                          *lock, *new_recovery_password, *recovery_password};
     auto registered = accounts.register_account(r);
     if (!registered.ok()) return HttpResponse::error(registered.error());
     if (registered->pending)

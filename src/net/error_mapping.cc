@@ -21,6 +21,7 @@ int http_status_for(ErrorCode code) {
     case ErrorCode::kSessionNumberMismatch: return 403;
     case ErrorCode::kPinMismatch: return 403;
     case ErrorCode::kTakeoverDenied: return 403;
+    case ErrorCode::kRecoveryPasswordInvalid: return 403;
     case ErrorCode::kRegistrationLocked: return 423;
     case ErrorCode::kSessionNotFound: return 404;
     case ErrorCode::kNotFound: return 404;

@@ -26,6 +26,7 @@ struct Account {
   EpochMillis created_at = 0;
   std::vector<Device> devices;   // ordered by id
   std::string registration_lock_record;  // crypto/secret_hash.h record of the lock token; empty: no lock
+  std::string recovery_password_record;  // record of the registration recovery password; empty: none
 };
 
 struct RegistrationRecord {
@@ -58,6 +59,9 @@ class AccountStore {
   // Sets (non-empty record) or clears (empty) the account's Registration Lock. Re-registration keeps it.
   // kNotFound if there is no such account.
   virtual Status set_registration_lock(const std::string& uuid, const std::string& record) = 0;
+
+  // Sets (non-empty record) or clears (empty) the registration recovery password. kNotFound if no account.
+  virtual Status set_recovery_password(const std::string& uuid, const std::string& record) = 0;
 
   // Deletes the account, its devices and all their data (backup, notices). kNotFound if there is no such account.
   virtual Status delete_account(const std::string& uuid) = 0;

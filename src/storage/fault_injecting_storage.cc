@@ -64,6 +64,10 @@ class FaultInjectingStorage::AccountStoreWrapper final : public AccountStore {
     LK_RETURN_IF_ERROR(owner_.admit_write());
     return inner_.touch_device(uuid, device_id, now);
   }
+  Status set_recovery_password(const std::string& uuid, const std::string& record) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.set_recovery_password(uuid, record);
+  }
   Status set_registration_lock(const std::string& uuid, const std::string& record) override {
     LK_RETURN_IF_ERROR(owner_.admit_write());
     return inner_.set_registration_lock(uuid, record);

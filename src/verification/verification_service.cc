@@ -271,6 +271,7 @@ Result<SessionStatus> VerificationService::check_code(const std::string& id, std
         checks_verified_.inc();
         breaker_.record_verified(checked->country_code, now);
         log::info("verification_session_verified", {{"session", id}, {"number", log::mask_number(checked->number)}});
+        if (on_verified_) on_verified_(checked->number);
       }
       break;
     case Outcome::kWrong: checks_wrong_.inc(); break;

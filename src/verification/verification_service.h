@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,6 +87,10 @@ class VerificationService {
 
   SessionStatus describe(const VerificationSession& session, EpochMillis now) const;
 
+  // Called (on the calling thread, after the session is stored verified) with the number each time a
+  // session becomes verified. Set once, before serving.
+  void set_on_verified(std::function<void(const std::string& number)> callback) { on_verified_ = std::move(callback); }
+
   static constexpr int kCodeDigits = 6;
 
  private:
@@ -110,6 +115,7 @@ class VerificationService {
   Counter& checks_verified_;
   Counter& checks_wrong_;
   Counter& checks_burned_;
+  std::function<void(const std::string&)> on_verified_;
 };
 
 }  // namespace latchkey

@@ -6,13 +6,17 @@ namespace latchkey {
 namespace {
 
 constexpr std::string_view kSelectAccountByNumber =
-    "SELECT uuid, number, created_at, registration_lock_record FROM accounts WHERE number = ?1";
+    "SELECT uuid, number, created_at, registration_lock_record, recovery_password_record FROM accounts "
+    "WHERE number = ?1";
 constexpr std::string_view kSelectAccountByUuid =
-    "SELECT uuid, number, created_at, registration_lock_record FROM accounts WHERE uuid = ?1";
+    "SELECT uuid, number, created_at, registration_lock_record, recovery_password_record FROM accounts "
+    "WHERE uuid = ?1";
 constexpr std::string_view kInsertAccount =
     "INSERT INTO accounts (uuid, number, created_at) VALUES (?1, ?2, ?3)";
 constexpr std::string_view kDeleteAccount = "DELETE FROM accounts WHERE uuid = ?1";
 // An empty record is stored as NULL (no lock).
+constexpr std::string_view kSetRecoveryPassword =
+    "UPDATE accounts SET recovery_password_record = NULLIF(?2, x'') WHERE uuid = ?1";
 constexpr std::string_view kSetRegistrationLock =
     "UPDATE accounts SET registration_lock_record = NULLIF(?2, x'') WHERE uuid = ?1";
 
@@ -63,6 +67,7 @@ Result<RegistrationRecord> SqliteAccountStore::create_or_replace(const std::stri
             record.account.uuid = select->column_text(0);
             record.account.created_at = select->column_int64(2);
             record.account.registration_lock_record = select->column_blob(3);
+            record.account.recovery_password_record = select->column_blob(4);
             record.replaced_existing = true;
           }
         }
@@ -117,6 +122,7 @@ Result<std::optional<Account>> SqliteAccountStore::find_account(std::string_view
           account.number = select->column_text(1);
           account.created_at = select->column_int64(2);
           account.registration_lock_record = select->column_blob(3);
+          account.recovery_password_record = select->column_blob(4);
         }
         auto devices = connection.prepare(kSelectDevices);
         if (!devices.ok()) return devices.take_error();
@@ -174,6 +180,19 @@ Status SqliteAccountStore::set_registration_lock(const std::string& uuid, const 
     update->bind_text(1, uuid);
     update->bind_blob(2, record);
     Result<int> changed = update->run("setting the registration lock");
+    if (!changed.ok()) return changed.take_error();
+    if (*changed == 0) return make_error(ErrorCode::kNotFound, "no such account");
+    return {};
+  });
+}
+
+Status SqliteAccountStore::set_recovery_password(const std::string& uuid, const std::string& record) {
+  return database_.write([&uuid, &record](SqliteConnection& connection) -> Status {
+    auto update = connection.prepare(kSetRecoveryPassword);
+    if (!update.ok()) return update.take_error();
+    update->bind_text(1, uuid);
+    update->bind_blob(2, record);
+    Result<int> changed = update->run("setting the recovery password");
     if (!changed.ok()) return changed.take_error();
     if (*changed == 0) return make_error(ErrorCode::kNotFound, "no such account");
     return {};

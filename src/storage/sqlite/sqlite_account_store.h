@@ -26,6 +26,7 @@ class SqliteAccountStore final : public AccountStore {
   Result<std::optional<Device>> find_device(const std::string& uuid, std::uint32_t device_id) override;
   Status touch_device(const std::string& uuid, std::uint32_t device_id, EpochMillis now) override;
   Status set_registration_lock(const std::string& uuid, const std::string& record) override;
+  Status set_recovery_password(const std::string& uuid, const std::string& record) override;
   Status delete_account(const std::string& uuid) override;
 
  private:

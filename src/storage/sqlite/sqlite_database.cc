@@ -114,6 +114,9 @@ CREATE TABLE takeover_attempts (
 ) WITHOUT ROWID;
 CREATE INDEX takeover_attempts_by_account_session ON takeover_attempts (account_uuid, session_id);
 )sql"},
+    {5, R"sql(
+ALTER TABLE accounts ADD COLUMN recovery_password_record BLOB;
+)sql"},
 };
 
 constexpr std::string_view kSavepoint = "SAVEPOINT batch_write";
