@@ -7,6 +7,7 @@
 
 #include "crypto/proof_of_work.h"
 #include "storage/storage.h"
+#include "storage/test_storage.h"
 
 namespace latchkey {
 namespace {
@@ -34,14 +35,9 @@ class AccountServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(initialize_crypto());
-    dir_ = std::filesystem::temp_directory_path() /
-           ("lk-acct-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    StorageConfig sc;
-    sc.sqlite_path = (dir_ / "db.sqlite").string();
-    auto opened = open_storage(sc);
-    ASSERT_TRUE(opened.ok()) << opened.error().message;
-    storage_ = std::move(opened.value());
+    dir_ = fresh_test_dir("acct");
+    storage_ = open_test_storage(dir_);
+    ASSERT_TRUE(storage_);
     auto p = std::make_unique<CapturingProvider>();
     provider_ = p.get();
     std::vector<std::unique_ptr<SmsProvider>> providers;

@@ -9,6 +9,7 @@
 #include "lock/backup_service.h"
 #include "lock/registration_lock.h"
 #include "storage/storage.h"
+#include "storage/test_storage.h"
 
 namespace latchkey {
 namespace {
@@ -19,14 +20,9 @@ class LockTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(initialize_crypto());
-    dir_ = std::filesystem::temp_directory_path() /
-           ("lk-lock-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    StorageConfig sc;
-    sc.sqlite_path = (dir_ / "db.sqlite").string();
-    auto opened = open_storage(sc);
-    ASSERT_TRUE(opened.ok()) << opened.error().message;
-    storage_ = std::move(opened.value());
+    dir_ = fresh_test_dir("lock");
+    storage_ = open_test_storage(dir_);
+    ASSERT_TRUE(storage_);
     limits_config_.registration_lock_per_number = {3, std::chrono::hours(1)};
     limits_ = std::make_unique<Limits>(limits_config_, metrics_);
     lock_ = std::make_unique<RegistrationLockService>(accounts_config_, storage_->accounts(), storage_->notices(),

@@ -11,6 +11,7 @@
 #include "crypto/proof_of_work.h"
 #include "storage/fault_injecting_storage.h"
 #include "storage/storage.h"
+#include "storage/test_storage.h"
 
 namespace latchkey {
 namespace {
@@ -55,14 +56,10 @@ class VerificationServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(initialize_crypto());
-    dir_ = std::filesystem::temp_directory_path() /
-           ("lk-verif-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    StorageConfig sc;
-    sc.sqlite_path = (dir_ / "db.sqlite").string();
-    auto opened = open_storage(sc);
-    ASSERT_TRUE(opened.ok()) << opened.error().message;
-    storage_ = std::make_unique<FaultInjectingStorage>(std::move(opened.value()));
+    dir_ = fresh_test_dir("verif");
+    auto opened = open_test_storage(dir_);
+    ASSERT_TRUE(opened);
+    storage_ = std::make_unique<FaultInjectingStorage>(std::move(opened));
     auto provider = std::make_unique<RecordingProvider>("rec");
     provider_ = provider.get();
     std::vector<std::unique_ptr<SmsProvider>> providers;
