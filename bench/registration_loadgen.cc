@@ -1,4 +1,5 @@
-// latchkey_loadgen: drives complete registrations against a running latchkeyd.
+// latchkey_loadgen: drives complete registrations (or Registration Lock re-registrations, or backup restores)
+// against a running latchkeyd.
 //
 // Each virtual client owns one keep-alive HTTP/1.1 connection and loops the whole flow:
 //   POST /v1/verification/session -> [solve proof of work, PATCH] -> POST .../code {"transport":"sms"}
@@ -6,6 +7,18 @@
 // Numbers are valid French mobiles (+336XXXXXXXX) from a random base plus a counter, so runs do not collide.
 // The server appends each SMS to the outbox with write(2) before it answers the POST, so after a 200 the line
 // is already in the file: the generator keeps a file offset, reads new bytes, and indexes codes by number.
+//
+// --scenario picks what is looped (each client keeps its own account in the last two):
+//   register  the flow above with a fresh number each time (default);
+//   lock      setup (not timed): register a fresh number, PUT /v1/accounts/registration_lock, PUT
+//             /v1/backup and POST /v1/backup/expose with the device's credentials; then loop one "locked
+//             re-registration": the verification flow again for the same number -> POST /v1/registration
+//             without the token (expects 423, step register_423, which hands out backupCredentials) ->
+//             POST /v1/backup/restore with those credentials (expects 200, step restore) -> POST
+//             /v1/registration with accountAttributes.registrationLock on the same session (expects 200 at
+//             once, not the takeover delay's 202: step register_with_lock); the new password is kept;
+//   restore   the same setup, then loop POST /v1/backup/restore with the device's credentials (step
+//             restore).
 //
 // Everything is bounded: by --duration (plus --warmup), by --max-registrations and by a per-request
 // --timeout. Output: a table on stderr/stdout and, with --json, one JSON object on stdout.
@@ -60,7 +73,35 @@ namespace {
 // --------------------------------------------------------------------------------------------------------
 // Options
 
+enum class Scenario { kRegister, kLock, kRestore };
+
+const char* scenario_name(Scenario s) {
+  switch (s) {
+    case Scenario::kLock:
+      return "lock";
+    case Scenario::kRestore:
+      return "restore";
+    case Scenario::kRegister:
+      break;
+  }
+  return "register";
+}
+
+// What one completed iteration is, in the output.
+const char* scenario_unit(Scenario s) {
+  switch (s) {
+    case Scenario::kLock:
+      return "locked_reregistrations";
+    case Scenario::kRestore:
+      return "restores";
+    case Scenario::kRegister:
+      break;
+  }
+  return "registrations";
+}
+
 struct Options {
+  Scenario scenario = Scenario::kRegister;
   std::string host = "127.0.0.1";
   std::string port = "8080";
   std::string outbox;
@@ -84,6 +125,9 @@ struct Options {
   std::fprintf(
       code == 0 ? stdout : stderr,
       "usage: latchkey_loadgen --outbox PATH [options]\n"
+      "  --scenario S           register (default): registrations of fresh numbers; lock: locked\n"
+      "                         re-registrations (423, backup restore, registration with the lock token);\n"
+      "                         restore: backup restores with device credentials (registration_loadgen.cc)\n"
       "  --host H               server address (default 127.0.0.1)\n"
       "  --port P               server port (default 8080)\n"
       "  --outbox PATH          outbox JSON-lines file the server writes codes to (required)\n"
@@ -91,8 +135,8 @@ struct Options {
       "  --threads N            threads running the io_context (default 1)\n"
       "  --duration D           measured time, e.g. 10s, 500ms, 1m (default 10s)\n"
       "  --warmup D             unmeasured time before it (default 2s)\n"
-      "  --rate R               target registrations/s, paced across clients; 0 = max (default 0)\n"
-      "  --max-registrations N  start at most N registration flows (default unbounded)\n"
+      "  --rate R               target flows/s (iterations of the scenario), paced across clients; 0 = max\n"
+      "  --max-registrations N  start at most N flows (iterations of the scenario; default unbounded)\n"
       "  --timeout D            per-request deadline (default 10s)\n"
       "  --outbox-wait D        how long a code may take to show in the outbox (default 2s)\n"
       "  --give-up D            stop when connections fail and nothing answered for D (default 5s)\n"
@@ -150,7 +194,19 @@ Options parse_options(int argc, char** argv) {
     std::string name = a.substr(0, a.find('='));
     if (name == "--help" || name == "-h")
       usage(0);
-    else if (name == "--host")
+    else if (name == "--scenario") {
+      std::string v = value();
+      if (v == "register")
+        o.scenario = Scenario::kRegister;
+      else if (v == "lock")
+        o.scenario = Scenario::kLock;
+      else if (v == "restore")
+        o.scenario = Scenario::kRestore;
+      else {
+        std::fprintf(stderr, "latchkey_loadgen: bad --scenario: %s (register, lock or restore)\n", v.c_str());
+        std::exit(2);
+      }
+    } else if (name == "--host")
       o.host = value();
     else if (name == "--port")
       o.port = value();
@@ -211,8 +267,10 @@ Options parse_options(int argc, char** argv) {
 // --------------------------------------------------------------------------------------------------------
 // Small encoders and the proof of work
 
+using latchkey::base64_decode;
 using latchkey::base64_encode;
 using latchkey::base64url_decode;
+using latchkey::hex_encode;
 
 // The server's own solver (crypto/proof_of_work.h); `hashes` counts the attempts it took.
 std::optional<std::string> solve_pow(const std::string& challenge, int bits, Clock::time_point /*deadline*/,
@@ -269,6 +327,14 @@ class Outbox {
     std::string code = std::move(it->second);
     codes_.erase(it);
     return code;
+  }
+
+  // Drops a code indexed for `number` but never taken (a flow that ended early), so that take() cannot hand
+  // it out for a later session of the same number. Reads nothing: lines still unread are applied in file
+  // order, so the newest code for a number always wins.
+  void forget(const std::string& number) {
+    std::lock_guard lock(mutex_);
+    codes_.erase(number);
   }
 
   std::uint64_t lines() const { return lines_.load(); }
@@ -329,15 +395,46 @@ class Outbox {
 // --------------------------------------------------------------------------------------------------------
 // Statistics
 
-enum Step { kSession = 0, kPow, kCodeSend, kVerify, kRegister, kFlow, kStepCount };
-constexpr const char* kStepNames[kStepCount] = {"session", "pow", "code_send", "verify", "register", "flow"};
+// kSetup only counts errors: the lock and restore scenarios' per-client setup (a registration, the lock, the
+// backup) is not timed.
+enum Step {
+  kSession = 0,
+  kPow,
+  kCodeSend,
+  kVerify,
+  kRegister,
+  kRegister423,
+  kRestore,
+  kRegisterWithLock,
+  kFlow,
+  kSetup,
+  kStepCount
+};
+constexpr const char* kStepNames[kStepCount] = {"session",  "pow",          "code_send", "verify",
+                                                "register", "register_423", "restore",   "register_with_lock",
+                                                "flow",     "setup"};
+
+// The steps each scenario reports, in order.
+std::vector<Step> scenario_steps(Scenario s) {
+  switch (s) {
+    case Scenario::kLock:
+      return {kSession, kPow, kCodeSend, kVerify, kRegister423, kRestore, kRegisterWithLock, kFlow, kSetup};
+    case Scenario::kRestore:
+      return {kRestore, kSetup};
+    case Scenario::kRegister:
+      break;
+  }
+  return {kSession, kPow, kCodeSend, kVerify, kRegister, kFlow};
+}
+
+constexpr int kBackupMaxTries = 10;
 
 struct ClientStats {
   std::vector<std::uint32_t> latency_us[kStepCount];  // measured window only
   std::uint64_t errors[kStepCount] = {};              // measured window only
   std::uint64_t warmup_errors = 0;
-  std::uint64_t registrations = 0;  // completed inside the measured window
-  std::uint64_t warmup_registrations = 0;
+  std::uint64_t completed = 0;  // iterations (registrations, locked re-registrations, restores) in the window
+  std::uint64_t warmup_completed = 0;
   std::uint64_t aborted = 0;  // flows cut short by the end of the run
   std::uint64_t pow_hashes = 0;
   std::uint64_t pow_solve_us = 0;
@@ -380,8 +477,59 @@ std::string make_number(std::uint64_t index) {
 std::string session_body(const std::string& number) { return json{{"number", number}}.dump(); }
 std::string pow_body(const std::string& nonce) { return json{{"proofOfWork", {{"nonce", nonce}}}}.dump(); }
 std::string code_body(const std::string& code) { return json{{"code", code}}.dump(); }
-std::string registration_body(const std::string& session_id, int registration_id) {
-  return json{{"sessionId", session_id}, {"accountAttributes", {{"registrationId", registration_id}}}}.dump();
+std::string registration_body(const std::string& session_id, int registration_id,
+                              const std::string& registration_lock = std::string()) {
+  json attributes = {{"registrationId", registration_id}};
+  if (!registration_lock.empty()) attributes["registrationLock"] = registration_lock;
+  return json{{"sessionId", session_id}, {"accountAttributes", attributes}}.dump();
+}
+std::string lock_body(const std::string& token) { return json{{"registrationLock", token}}.dump(); }
+std::string backup_body(const std::string& access_key, const std::string& data) {
+  return json{{"accessKey", access_key}, {"data", data}, {"maxTries", kBackupMaxTries}}.dump();
+}
+std::string data_body(const std::string& data) { return json{{"data", data}}.dump(); }
+std::string restore_body(const std::string& access_key) { return json{{"accessKey", access_key}}.dump(); }
+std::string basic_auth(const std::string& username, const std::string& password) {
+  return "Basic " + base64_encode(username + ":" + password);
+}
+
+// backupCredentials {username, password} from a 423 answer's body.
+std::optional<std::pair<std::string, std::string>> backup_credentials(const std::string& body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  auto error = j.find("error");
+  if (error == j.end() || !error->is_string() ||
+      error->get_ref<const std::string&>() != "registration_locked")
+    return std::nullopt;
+  auto it = j.find("backupCredentials");
+  if (it == j.end() || !it->is_object()) return std::nullopt;
+  auto user = it->find("username");
+  auto pass = it->find("password");
+  if (user == it->end() || pass == it->end() || !user->is_string() || !pass->is_string()) return std::nullopt;
+  return std::make_pair(user->get<std::string>(), pass->get<std::string>());
+}
+
+// Empty when a restore answer carries `data` (base64 of the same bytes as `expected_data`) and the reset
+// tries; otherwise what is wrong with it.
+std::string restore_answer_problem(const std::string& body, const std::string& expected_data) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return "unparsable restore answer: " + body;
+  auto data = j.find("data");
+  if (data == j.end() || !data->is_string()) return "no data in the restore answer: " + body;
+  auto got = base64_decode(data->get_ref<const std::string&>());
+  if (!got || got != base64_decode(expected_data))
+    return "restored data differs from the stored backup: " + body;
+  auto tries = j.find("triesRemaining");
+  if (tries == j.end() || !tries->is_number_integer() || tries->get<int>() != kBackupMaxTries)
+    return "triesRemaining is not " + std::to_string(kBackupMaxTries) + ": " + body;
+  return std::string();
+}
+
+// The uuid of a 200 registration answer; empty when it has none.
+std::string registered_uuid(const std::string& body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("uuid") || !j["uuid"].is_string()) return std::string();
+  return j["uuid"].get<std::string>();
 }
 
 // --------------------------------------------------------------------------------------------------------
@@ -394,6 +542,13 @@ struct HttpResult {
   std::uint32_t latency_us = 0;
 };
 
+// GCC 12 may report -Wmismatched-new-delete at the end of a coroutine (here verified_session): it pairs the
+// frame's class-specific operator delete in Asio's awaitable_frame_base with the ::operator new that Asio's
+// recycling allocator calls inside the matching class-specific operator new. A false positive.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 class Client {
  public:
   Client(net::any_io_executor ex, Shared& shared, int index)
@@ -421,7 +576,7 @@ class Client {
           co_await pace.async_wait(net::redirect_error(net::use_awaitable, ec));
         }
       }
-      co_await one_registration();
+      co_await one_iteration();
       if (last_transport_error_) {
         // Do not spin on a dead or restarting server: back off, and stop the whole run when no answer at all
         // came for --give-up seconds while connections fail.
@@ -450,10 +605,14 @@ class Client {
   bool measured(Clock::time_point t) const { return t >= shared_.measure_start; }
 
   void record(Step step, Clock::time_point started, std::uint32_t us) {
-    if (measured(started)) stats_.latency_us[step].push_back(us);
+    if (measured(started) && !setup_) stats_.latency_us[step].push_back(us);
   }
 
-  void error(Step step, Clock::time_point when, const std::string& what) {
+  void error(Step step, Clock::time_point when, std::string what) {
+    if (setup_ && step != kSetup) {
+      what = std::string(kStepNames[step]) + ": " + what;
+      step = kSetup;
+    }
     if (measured(when))
       ++stats_.errors[step];
     else
@@ -567,16 +726,43 @@ class Client {
 
   bool out_of_time() const { return Clock::now() >= shared_.end; }
 
-  net::awaitable<void> one_registration() {
-    const auto flow_started = Clock::now();
-    const std::string number = make_number(shared_.number_base + shared_.next_number.fetch_add(1));
+  std::string next_number() { return make_number(shared_.number_base + shared_.next_number.fetch_add(1)); }
 
+  std::string random_bytes(std::size_t n) {
+    std::string bytes(n, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng_() & 0xff);
+    return bytes;
+  }
+
+  bool abort_flow() {
+    ++stats_.aborted;
+    return false;
+  }
+
+  net::awaitable<void> one_iteration() {
+    switch (shared_.opt.scenario) {
+      case Scenario::kLock:
+        co_await one_locked_reregistration();
+        break;
+      case Scenario::kRestore:
+        co_await one_restore();
+        break;
+      case Scenario::kRegister:
+        co_await one_registration();
+        break;
+    }
+  }
+
+  // Steps 1-4 of every registration: a session for `number`, the gate, an SMS code, its check. True with the
+  // verified session's id in *session_id; false when a step failed (an error is recorded) or the run ended
+  // (aborted).
+  net::awaitable<bool> verified_session(std::string number, std::string* session_id) {
     // 1. Session.
     auto t = Clock::now();
     HttpResult r =
         co_await request(http::verb::post, std::string("/v1/verification/session"), session_body(number));
     auto session = session_answer(kSession, t, r);
-    if (!session) co_return;
+    if (!session) co_return false;
     record(kSession, t, r.latency_us);
     const std::string id = (*session)["id"].get<std::string>();
     const std::string session_path = "/v1/verification/session/" + id;
@@ -588,10 +774,7 @@ class Client {
         if (item.is_string() && item.get_ref<const std::string&>() == "proofOfWork") pow_requested = true;
     }
     if (pow_requested) {
-      if (out_of_time()) {
-        ++stats_.aborted;
-        co_return;
-      }
+      if (out_of_time()) co_return abort_flow();
       const json& pow = (*session)["proofOfWork"];
       std::optional<std::string> challenge;
       int bits = -1;
@@ -602,36 +785,32 @@ class Client {
       }
       if (!challenge || bits < 0 || bits > 64) {
         error(kPow, t, "bad proofOfWork object in " + session->dump());
-        co_return;
+        co_return false;
       }
       auto solve_started = Clock::now();
       auto nonce = solve_pow(*challenge, bits, shared_.end, &stats_.pow_hashes);
-      if (!nonce) {
-        ++stats_.aborted;  // ran out of time
-        co_return;
-      }
+      if (!nonce) co_return abort_flow();  // ran out of time
       stats_.pow_solve_us += static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - solve_started).count());
       ++stats_.pow_solved;
       t = Clock::now();
       r = co_await request(http::verb::patch, session_path, pow_body(*nonce));
       auto patched = session_answer(kPow, t, r);
-      if (!patched) co_return;
+      if (!patched) co_return false;
       if (!(*patched).value("allowedToRequestCode", false)) {
         error(kPow, t, "gate not passed: " + r.body);
-        co_return;
+        co_return false;
       }
       record(kPow, t, r.latency_us);
     }
 
-    // 3. Ask for an SMS.
-    if (out_of_time()) {
-      ++stats_.aborted;
-      co_return;
-    }
+    // 3. Ask for an SMS. A code of an earlier session of this number that was never read must not be taken
+    // for this one's.
+    if (out_of_time()) co_return abort_flow();
+    shared_.outbox->forget(number);
     t = Clock::now();
     r = co_await request(http::verb::post, session_path + "/code", std::string(R"({"transport":"sms"})"));
-    if (!session_answer(kCodeSend, t, r)) co_return;
+    if (!session_answer(kCodeSend, t, r)) co_return false;
     record(kCodeSend, t, r.latency_us);
 
     // 4. Read the code from the outbox (written before the 200) and verify it.
@@ -650,44 +829,26 @@ class Client {
       }
       if (!code) {
         error(kCodeSend, t, "no code for " + number + " in the outbox " + shared_.opt.outbox);
-        co_return;
+        co_return false;
       }
     }
-    if (out_of_time()) {
-      ++stats_.aborted;
-      co_return;
-    }
+    if (out_of_time()) co_return abort_flow();
     t = Clock::now();
     r = co_await request(http::verb::put, session_path + "/code", code_body(*code));
     auto verified = session_answer(kVerify, t, r);
-    if (!verified) co_return;
+    if (!verified) co_return false;
     if (!(*verified).value("verified", false)) {
       error(kVerify, t, "not verified: " + r.body);
-      co_return;
+      co_return false;
     }
     record(kVerify, t, r.latency_us);
+    *session_id = id;
+    co_return true;
+  }
 
-    // 5. Register.
-    if (out_of_time()) {
-      ++stats_.aborted;
-      co_return;
-    }
-    std::uniform_int_distribution<int> reg_id(1, 16383);
-    const std::string authorization = "Basic " + base64_encode(number + ":" + random_password());
-    const std::string body = registration_body(id, reg_id(rng_));
-    t = Clock::now();
-    r = co_await request(http::verb::post, std::string("/v1/registration"), body, &authorization);
-    if (r.ec || r.status != 200) {
-      error(kRegister, t, describe(r));
-      co_return;
-    }
-    json account = json::parse(r.body, nullptr, false);
-    if (!account.is_object() || !account.contains("uuid")) {
-      error(kRegister, t, "unparsable registration answer: " + r.body);
-      co_return;
-    }
-    record(kRegister, t, r.latency_us);
-
+  // Counts a finished iteration that started at `flow_started`: in the window, in the warmup, or (finished
+  // after the end) as aborted.
+  void complete(Clock::time_point flow_started) {
     auto done = Clock::now();
     if (done <= shared_.end) {
       if (measured(flow_started)) {
@@ -695,9 +856,9 @@ class Client {
             std::chrono::duration_cast<std::chrono::microseconds>(done - flow_started).count()));
       }
       if (measured(done))
-        ++stats_.registrations;
+        ++stats_.completed;
       else
-        ++stats_.warmup_registrations;
+        ++stats_.warmup_completed;
       std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(done - shared_.t0).count();
       std::int64_t prev = shared_.last_completion_ns.load();
       while (prev < ns && !shared_.last_completion_ns.compare_exchange_weak(prev, ns)) {
@@ -707,6 +868,214 @@ class Client {
     }
   }
 
+  // Scenario "register": one complete registration of a fresh number.
+  net::awaitable<void> one_registration() {
+    const auto flow_started = Clock::now();
+    const std::string number = next_number();
+    std::string id;
+    const bool verified = co_await verified_session(number, &id);
+    if (!verified) co_return;
+
+    // 5. Register.
+    if (out_of_time()) {
+      ++stats_.aborted;
+      co_return;
+    }
+    std::uniform_int_distribution<int> reg_id(1, 16383);
+    const std::string authorization = basic_auth(number, random_password());
+    const std::string body = registration_body(id, reg_id(rng_));
+    auto t = Clock::now();
+    HttpResult r = co_await request(http::verb::post, std::string("/v1/registration"), body, &authorization);
+    if (r.ec || r.status != 200) {
+      error(kRegister, t, describe(r));
+      co_return;
+    }
+    if (registered_uuid(r.body).empty()) {
+      error(kRegister, t, "unparsable registration answer: " + r.body);
+      co_return;
+    }
+    record(kRegister, t, r.latency_us);
+    complete(flow_started);
+  }
+
+  // Scenarios "lock" and "restore": register a fresh number, turn Registration Lock on, store and expose a
+  // backup. Not timed; errors count under "setup". True when the account is ready in locked_.
+  net::awaitable<bool> set_up_locked_account() {
+    setup_ = true;
+    bool ready = co_await set_up_locked_account_steps();
+    setup_ = false;
+    co_return ready;
+  }
+
+  net::awaitable<bool> set_up_locked_account_steps() {
+    std::uniform_int_distribution<int> reg_id(1, 16383);
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (out_of_time()) {
+        ++stats_.aborted;
+        co_return false;
+      }
+      LockedAccount a;
+      a.number = next_number();
+      std::string id;
+      const bool verified = co_await verified_session(a.number, &id);
+      if (!verified) co_return false;
+      a.password = random_password();
+      const std::string number_auth = basic_auth(a.number, a.password);
+      auto t = Clock::now();
+      HttpResult r = co_await request(http::verb::post, std::string("/v1/registration"),
+                                      registration_body(id, reg_id(rng_)), &number_auth);
+      // 202: an earlier run registered this number (the windows of numbers overlapped); take another one.
+      if (!r.ec && r.status == 202) continue;
+      if (r.ec || r.status != 200) {
+        error(kRegister, t, describe(r));
+        co_return false;
+      }
+      a.uuid = registered_uuid(r.body);
+      if (a.uuid.empty()) {
+        error(kRegister, t, "unparsable registration answer: " + r.body);
+        co_return false;
+      }
+      a.token = hex_encode(random_bytes(32));
+      a.access_key = base64_encode(random_bytes(32));
+      a.data = base64_encode(random_bytes(32));
+      const std::string device_auth = basic_auth(a.uuid + ".1", a.password);
+
+      t = Clock::now();
+      r = co_await request(http::verb::put, std::string("/v1/accounts/registration_lock"), lock_body(a.token),
+                           &device_auth);
+      if (r.ec || r.status != 204) {
+        error(kSetup, t, "PUT /v1/accounts/registration_lock: " + describe(r));
+        co_return false;
+      }
+      t = Clock::now();
+      r = co_await request(http::verb::put, std::string("/v1/backup"), backup_body(a.access_key, a.data),
+                           &device_auth);
+      if (r.ec || r.status != 204) {
+        error(kSetup, t, "PUT /v1/backup: " + describe(r));
+        co_return false;
+      }
+      t = Clock::now();
+      r = co_await request(http::verb::post, std::string("/v1/backup/expose"), data_body(a.data),
+                           &device_auth);
+      if (r.ec || r.status != 204) {
+        error(kSetup, t, "POST /v1/backup/expose: " + describe(r));
+        co_return false;
+      }
+      locked_ = std::move(a);
+      co_return true;
+    }
+    error(kSetup, Clock::now(), "three fresh numbers in a row belonged to active accounts (202)");
+    co_return false;
+  }
+
+  // Scenario "lock": one locked re-registration of this client's number (its account set up first).
+  net::awaitable<void> one_locked_reregistration() {
+    if (!locked_) {
+      bool ready = co_await set_up_locked_account();
+      if (!ready) co_return;
+    }
+    LockedAccount& a = *locked_;
+    const auto flow_started = Clock::now();
+    std::string id;
+    const bool verified = co_await verified_session(a.number, &id);
+    if (!verified) co_return;
+
+    // 5. Register without the token: 423 with backup credentials. It leaves the session usable.
+    if (out_of_time()) {
+      ++stats_.aborted;
+      co_return;
+    }
+    std::uniform_int_distribution<int> reg_id(1, 16383);
+    const std::string new_password = random_password();
+    const std::string number_auth = basic_auth(a.number, new_password);
+    auto t = Clock::now();
+    HttpResult r = co_await request(http::verb::post, std::string("/v1/registration"),
+                                    registration_body(id, reg_id(rng_)), &number_auth);
+    if (r.ec || r.status != 423) {
+      error(kRegister423, t, "expected 423: " + describe(r));
+      co_return;
+    }
+    auto credentials = backup_credentials(r.body);
+    if (!credentials) {
+      error(kRegister423, t, "no backupCredentials in the 423: " + r.body);
+      co_return;
+    }
+    record(kRegister423, t, r.latency_us);
+
+    // 6. Restore the backup with the backup credentials (the PIN's access key).
+    if (out_of_time()) {
+      ++stats_.aborted;
+      co_return;
+    }
+    const std::string backup_auth = basic_auth(credentials->first, credentials->second);
+    t = Clock::now();
+    r = co_await request(http::verb::post, std::string("/v1/backup/restore"), restore_body(a.access_key),
+                         &backup_auth);
+    if (r.ec || r.status != 200) {
+      error(kRestore, t, describe(r));
+      co_return;
+    }
+    const std::string problem = restore_answer_problem(r.body, a.data);
+    if (!problem.empty()) {
+      error(kRestore, t, problem);
+      co_return;
+    }
+    record(kRestore, t, r.latency_us);
+
+    // 7. Register again on the same session with the token: 200 at once (the lock passed: no takeover delay).
+    if (out_of_time()) {
+      ++stats_.aborted;
+      co_return;
+    }
+    t = Clock::now();
+    r = co_await request(http::verb::post, std::string("/v1/registration"),
+                         registration_body(id, reg_id(rng_), a.token), &number_auth);
+    if (r.ec || r.status != 200) {
+      error(kRegisterWithLock, t, describe(r));
+      co_return;
+    }
+    std::string uuid = registered_uuid(r.body);
+    if (uuid != a.uuid) {
+      error(kRegisterWithLock, t, "expected the account " + a.uuid + " to keep its uuid: " + r.body);
+      co_return;
+    }
+    record(kRegisterWithLock, t, r.latency_us);
+    a.password = new_password;  // the old device is gone; this is the account's device 1 now
+    complete(flow_started);
+  }
+
+  // Scenario "restore": one backup restore with the device's credentials (the account set up first).
+  net::awaitable<void> one_restore() {
+    if (!locked_) {
+      bool ready = co_await set_up_locked_account();
+      if (!ready) co_return;
+    }
+    LockedAccount& a = *locked_;
+    if (a.device_auth.empty()) a.device_auth = basic_auth(a.uuid + ".1", a.password);
+    const auto t = Clock::now();
+    HttpResult r = co_await request(http::verb::post, std::string("/v1/backup/restore"),
+                                    restore_body(a.access_key), &a.device_auth);
+    if (r.ec || r.status != 200) {
+      error(kRestore, t, describe(r));
+      co_return;
+    }
+    const std::string problem = restore_answer_problem(r.body, a.data);
+    if (!problem.empty()) {
+      error(kRestore, t, problem);
+      co_return;
+    }
+    record(kRestore, t, r.latency_us);
+    complete(t);
+  }
+
+  // The account a lock or restore client works on.
+  struct LockedAccount {
+    std::string number, uuid, password;
+    std::string token;       // Registration Lock token, 64 hex
+    std::string access_key;  // base64 of 32 bytes
+    std::string data;        // base64 of 32 bytes: the backup
+    std::string device_auth;
+  };
   net::any_io_executor ex_;
   Shared& shared_;
   beast::tcp_stream stream_;
@@ -717,7 +1086,12 @@ class Client {
   std::string host_;
   std::mt19937_64 rng_;
   ClientStats stats_;
+  bool setup_ = false;  // inside set_up_locked_account(): latencies are not recorded, errors count as "setup"
+  std::optional<LockedAccount> locked_;
 };
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // --------------------------------------------------------------------------------------------------------
 // Report
@@ -820,8 +1194,8 @@ int main(int argc, char** argv) {
       all.errors[k] += s.errors[k];
     }
     all.warmup_errors += s.warmup_errors;
-    all.registrations += s.registrations;
-    all.warmup_registrations += s.warmup_registrations;
+    all.completed += s.completed;
+    all.warmup_completed += s.warmup_completed;
     all.aborted += s.aborted;
     all.pow_hashes += s.pow_hashes;
     all.pow_solve_us += s.pow_solve_us;
@@ -843,33 +1217,41 @@ int main(int argc, char** argv) {
     }
   }
   double window_s = std::chrono::duration<double>(window_end - shared.measure_start).count();
-  double per_second = window_s > 0 ? static_cast<double>(all.registrations) / window_s : 0.0;
-  if (all.registrations == 0 && opt.max_registrations && window_s <= 0 && all.warmup_registrations > 0)
-    std::fprintf(stderr, "latchkey_loadgen: note: every registration finished during the warmup\n");
+  double per_second = window_s > 0 ? static_cast<double>(all.completed) / window_s : 0.0;
+  if (all.completed == 0 && opt.max_registrations && window_s <= 0 && all.warmup_completed > 0)
+    std::fprintf(stderr, "latchkey_loadgen: note: every flow finished during the warmup\n");
 
   Summary sums[kStepCount];
   for (int k = 0; k < kStepCount; ++k) sums[k] = summarize(all.latency_us[k], all.errors[k]);
+  // The scenario's steps, and any other step that has errors (none should).
+  std::vector<Step> shown = scenario_steps(opt.scenario);
+  for (int k = 0; k < kStepCount; ++k)
+    if (all.errors[k] && std::find(shown.begin(), shown.end(), static_cast<Step>(k)) == shown.end())
+      shown.push_back(static_cast<Step>(k));
+  const char* unit = scenario_unit(opt.scenario);
 
   // Human table.
   FILE* table = opt.json ? stderr : stdout;
   char rate_text[48] = "max";
   if (opt.rate > 0) std::snprintf(rate_text, sizeof rate_text, "%.1f/s target", opt.rate);
-  std::fprintf(
-      table, "latchkey_loadgen: %s:%s, %d clients, %d thread(s), warmup %.1fs, measured %.2fs, rate %s\n",
-      opt.host.c_str(), opt.port.c_str(), opt.concurrency, opt.threads, opt.warmup_s, window_s, rate_text);
   std::fprintf(table,
-               "registrations: %llu completed = %.1f/s, errors %llu (warmup: %llu completed, %llu errors), "
+               "latchkey_loadgen: scenario %s, %s:%s, %d clients, %d thread(s), warmup %.1fs, measured "
+               "%.2fs, rate %s\n",
+               scenario_name(opt.scenario), opt.host.c_str(), opt.port.c_str(), opt.concurrency, opt.threads,
+               opt.warmup_s, window_s, rate_text);
+  std::fprintf(table,
+               "%s: %llu completed = %.1f/s, errors %llu (warmup: %llu completed, %llu errors), "
                "aborted at end %llu, connects %llu\n",
-               static_cast<unsigned long long>(all.registrations), per_second,
-               static_cast<unsigned long long>(errors),
-               static_cast<unsigned long long>(all.warmup_registrations),
+               unit, static_cast<unsigned long long>(all.completed), per_second,
+               static_cast<unsigned long long>(errors), static_cast<unsigned long long>(all.warmup_completed),
                static_cast<unsigned long long>(all.warmup_errors),
                static_cast<unsigned long long>(all.aborted), static_cast<unsigned long long>(all.connects));
-  std::fprintf(table, "%-10s %9s %7s %9s %9s %9s %9s %9s\n", "step", "count", "errors", "mean ms", "p50 ms",
-               "p90 ms", "p99 ms", "max ms");
-  for (int k = 0; k < kStepCount; ++k) {
+  const int name_width = opt.scenario == Scenario::kRegister ? 10 : 18;
+  std::fprintf(table, "%-*s %9s %7s %9s %9s %9s %9s %9s\n", name_width, "step", "count", "errors", "mean ms",
+               "p50 ms", "p90 ms", "p99 ms", "max ms");
+  for (Step k : shown) {
     const Summary& s = sums[k];
-    std::fprintf(table, "%-10s %9llu %7llu %9.2f %9.2f %9.2f %9.2f %9.2f\n", kStepNames[k],
+    std::fprintf(table, "%-*s %9llu %7llu %9.2f %9.2f %9.2f %9.2f %9.2f\n", name_width, kStepNames[k],
                  static_cast<unsigned long long>(s.count), static_cast<unsigned long long>(s.errors), s.mean,
                  s.p50, s.p90, s.p99, s.max);
   }
@@ -885,6 +1267,8 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(all.outbox_retries));
 
   json out;
+  out["scenario"] = scenario_name(opt.scenario);
+  out["unit"] = unit;
   out["host"] = opt.host;
   out["port"] = opt.port;
   out["concurrency"] = opt.concurrency;
@@ -893,10 +1277,13 @@ int main(int argc, char** argv) {
   out["rate_target"] = opt.rate;
   out["warmup_s"] = opt.warmup_s;
   out["duration_s"] = round3(window_s);
-  out["registrations"] = all.registrations;
+  out["completed"] = all.completed;  // iterations of the scenario, counted in `unit`
+  out["per_second"] = round3(per_second);
+  // The same two figures under their names from before --scenario (for the register scenario, registrations).
+  out["registrations"] = all.completed;
   out["registrations_per_second"] = round3(per_second);
   out["errors"] = errors;
-  out["warmup_registrations"] = all.warmup_registrations;
+  out["warmup_registrations"] = all.warmup_completed;
   out["warmup_errors"] = all.warmup_errors;
   out["aborted_at_end"] = all.aborted;
   out["connects"] = all.connects;
@@ -909,7 +1296,7 @@ int main(int argc, char** argv) {
   out["pow_mean_solve_ms"] =
       all.pow_solved ? round3(static_cast<double>(all.pow_solve_us) / all.pow_solved / 1000.0) : 0.0;
   json steps = json::object();
-  for (int k = 0; k < kStepCount; ++k) {
+  for (Step k : shown) {
     const Summary& s = sums[k];
     steps[kStepNames[k]] = {{"count", s.count},        {"errors", s.errors},      {"mean_ms", round3(s.mean)},
                             {"p50_ms", round3(s.p50)}, {"p90_ms", round3(s.p90)}, {"p99_ms", round3(s.p99)},

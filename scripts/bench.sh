@@ -5,14 +5,18 @@
 #   2. starts latchkeyd on a free loopback port with a bench configuration in a fresh data directory
 #      (SQLite with sqlite_synchronous = "full": durability is never lowered for a figure);
 #   3. runs complete registrations at the maximum rate, then at half the achieved rate for the latency figure;
-#   4. reports server CPU and peak RSS, stops the server with SIGTERM, runs the micro-benchmarks;
-#   5. prints a summary and writes it to $BUILD_DIR/bench/registration.json.
+#   4. on the same server, at the maximum rate: locked re-registrations (latchkey_loadgen --scenario lock: new
+#      SMS verification of a number with Registration Lock, 423, backup restore with the 423's credentials,
+#      registration with the lock token) and backup restores with device credentials (--scenario restore);
+#   5. reports server CPU and peak RSS, stops the server with SIGTERM, runs the micro-benchmarks;
+#   6. prints a summary and writes it to $BUILD_DIR/bench/registration.json ("lock" and "restore" for step 4).
 #
 # Environment (all optional): BUILD_DIR (build), BENCH_DURATION (10s), BENCH_WARMUP (2s), BENCH_CONCURRENCY (64),
 # BENCH_LOADGEN_THREADS (1), BENCH_POW_BITS (4), BENCH_KEEP_DATA (0: the data directory is removed),
-# BENCH_SKIP_MICRO (0), BENCH_SKIP_BUILD (0), BENCH_REQUESTS_PER_CONNECTION (0 = keep-alive throughout), LATCHKEYD (a server binary to use instead of building
+# BENCH_SKIP_MICRO (0), BENCH_SKIP_BUILD (0), BENCH_SKIP_LOCK (0: 1 skips step 4),
+# BENCH_REQUESTS_PER_CONNECTION (0 = keep-alive throughout), LATCHKEYD (a server binary to use instead of building
 # $BUILD_DIR/latchkeyd).
-# Exit status: 0 when both runs completed without errors and the server exited 0 on SIGTERM, else 1.
+# Exit status: 0 when every run completed without errors and the server exited 0 on SIGTERM, else 1.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +32,7 @@ POW_BITS="${BENCH_POW_BITS:-4}"
 KEEP_DATA="${BENCH_KEEP_DATA:-0}"
 SKIP_MICRO="${BENCH_SKIP_MICRO:-0}"
 SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
+SKIP_LOCK="${BENCH_SKIP_LOCK:-0}"
 REQS_PER_CONN="${BENCH_REQUESTS_PER_CONNECTION:-0}"   # 0: each client keeps one connection
 
 OUT_DIR="$BUILD_DIR/bench"
@@ -106,12 +111,21 @@ sqlite_synchronous = "full"      # never lowered for a benchmark: every acknowle
 # which shares this machine with the server, so the bench uses a small difficulty.
 proof_of_work_bits = $POW_BITS
 
-# Every registration uses a fresh number, so the per-number limits stay at their defaults; the per-IP and
-# per-prefix buckets are raised because the whole load comes from one loopback address and one prefix (+33).
+# The per-IP and per-prefix buckets are raised because the whole load comes from one loopback address and one
+# prefix (+33). The registration runs use a fresh number per registration, so the per-number buckets do not
+# matter to them; the lock run re-registers each client's number in a loop (a new session, code and check, two
+# registration calls and one failed Registration Lock attempt per round), so those are raised too. Nothing
+# else changes: [accounts] keeps its defaults, takeover_delay = "24h" included, and the lock run proves that a
+# registration presenting the right token skips the delay (it expects 200, not 202 pending_takeover).
 [limits]
 session_create_per_ip = { burst = 1000000, refill = "1ms" }
 code_send_per_ip = { burst = 1000000, refill = "1ms" }
 code_send_per_prefix = { burst = 1000000, refill = "1ms" }
+session_create_per_number = { burst = 1000000, refill = "1ms" }
+code_send_per_number = { burst = 1000000, refill = "1ms" }
+code_check_per_number = { burst = 1000000, refill = "1ms" }
+registration_per_number = { burst = 1000000, refill = "1ms" }
+registration_lock_per_number = { burst = 1000000, refill = "1ms" }
 
 [[sms.providers]]
 name = "bench-outbox"
@@ -175,9 +189,10 @@ check_server_alive() {
 system_ticks() { awk '/^cpu /{ busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total }' /proc/stat; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
-# run_load NAME RATE: one load-generator run; writes $OUT_DIR/loadgen-NAME.json and $DATA/NAME.*.
+# run_load NAME RATE [LOADGEN OPTIONS...]: one load-generator run; writes $OUT_DIR/loadgen-NAME.json and $DATA/NAME.*.
 run_load() {
   local name="$1" rate="$2"
+  shift 2
   local s_before s_after sys_before sys_after
   check_server_alive "$name"
   s_before="$(proc_ticks "$SERVER_PID")"
@@ -189,7 +204,7 @@ run_load() {
   local rc=0 TIMEFORMAT='%R %U %S'
   { time "$LOADGEN" --host 127.0.0.1 --port "$PORT" --outbox "$OUTBOX" --concurrency "$CONCURRENCY" \
       --threads "$LOADGEN_THREADS" --duration "$DURATION" --warmup "$WARMUP" --rate "$rate" \
-      --requests-per-connection "$REQS_PER_CONN" --json >"$OUT_DIR/loadgen-$name.json" 2>"$DATA/$name.table" ; } 2>"$DATA/$name.time" || rc=$?
+      --requests-per-connection "$REQS_PER_CONN" "$@" --json >"$OUT_DIR/loadgen-$name.json" 2>"$DATA/$name.table" ; } 2>"$DATA/$name.time" || rc=$?
   wait "$top_pid" 2>/dev/null || true
   cat "$DATA/$name.table" >&2
   check_server_alive "$name"
@@ -260,13 +275,28 @@ else
   run_load half "$HALF_RATE"
 fi
 
-# ---------------------------------------------------------------------------------------------------------------
-# 4. Server footprint, metrics, shutdown
+# The registration figures' footprint and metrics are taken here, before the lock and restore runs add to them.
 VMHWM_KB="$(status_kb "$SERVER_PID" VmHWM)"
 VMRSS_KB="$(status_kb "$SERVER_PID" VmRSS)"
 THREADS="$(status_kb "$SERVER_PID" Threads)"
 curl -sf --max-time 5 "http://127.0.0.1:$PORT/metrics" >"$DATA/metrics.txt" 2>/dev/null || : >"$DATA/metrics.txt"
 DB_BYTES="$( (du -cb "$DATA"/latchkey.db* 2>/dev/null || true) | awk 'END { print $1 + 0 }')"
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. Registration Lock and backup restore, on the same server (its database now holds the accounts registered
+#    above). Each client first sets up its own locked account with a backup (not timed, inside the warm-up).
+rm -f "$OUT_DIR/loadgen-lock.json" "$OUT_DIR/loadgen-restore.json"
+if [ "$SKIP_LOCK" != 1 ]; then
+  log "run 3: locked re-registrations (--scenario lock: verification, 423, backup restore, registration with the token), maximum rate, $CONCURRENCY clients, $DURATION after a $WARMUP warm-up"
+  run_load lock 0 --scenario lock
+  log "run 4: backup restores with device credentials (--scenario restore), maximum rate"
+  run_load restore 0 --scenario restore
+fi
+curl -sf --max-time 5 "http://127.0.0.1:$PORT/metrics" >"$DATA/metrics-end.txt" 2>/dev/null || : >"$DATA/metrics-end.txt"
+END_VMHWM_KB="$(status_kb "$SERVER_PID" VmHWM)"
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. Shutdown
 
 kill -TERM "$SERVER_PID"
 SERVER_EXIT=0
@@ -283,7 +313,7 @@ if [ -s "$DATA/server.log" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
-# 5. Micro-benchmarks (after the server is stopped, so that they have the machine)
+# 6. Micro-benchmarks (after the server is stopped, so that they have the machine)
 MICRO_JSON="$OUT_DIR/micro_bench.json"
 rm -f "$MICRO_JSON"
 if [ "$SKIP_MICRO" != 1 ] && [ -x "$MICRO" ]; then
@@ -298,7 +328,7 @@ SUMMARY="$OUT_DIR/registration.json"
 export B_BUILD_TYPE="$BUILD_TYPE" B_DURATION="$DURATION" B_WARMUP="$WARMUP" B_CONCURRENCY="$CONCURRENCY" \
   B_LOADGEN_THREADS="$LOADGEN_THREADS" B_POW_BITS="$POW_BITS" B_HALF_RATE="$HALF_RATE" B_VMHWM_KB="${VMHWM_KB:-0}" \
   B_VMRSS_KB="${VMRSS_KB:-0}" B_THREADS="${THREADS:-0}" B_DB_BYTES="${DB_BYTES:-0}" B_SERVER_EXIT="$SERVER_EXIT" \
-  B_STOP_S="$STOP_S" B_BUSY_BEFORE="$BUSY_BEFORE" B_REQS_PER_CONN="$REQS_PER_CONN"
+  B_STOP_S="$STOP_S" B_BUSY_BEFORE="$BUSY_BEFORE" B_REQS_PER_CONN="$REQS_PER_CONN" B_END_VMHWM_KB="${END_VMHWM_KB:-0}"
 python3 - "$OUT_DIR" "$DATA" "$SUMMARY" <<'PY'
 import json, os, re, subprocess, sys, time
 out_dir, data, summary_path = sys.argv[1:4]
@@ -325,8 +355,12 @@ def metric_sum(text, family, **labels):
     return total
 
 metrics = open(os.path.join(data, "metrics.txt")).read()
+try:
+    metrics_end = open(os.path.join(data, "metrics-end.txt")).read()
+except OSError:
+    metrics_end = ""
 runs = {}
-for name in ("max", "half"):
+for name in ("max", "half", "lock", "restore"):
     lg = load(os.path.join(out_dir, f"loadgen-{name}.json"))
     if lg is None:
         continue
@@ -358,6 +392,33 @@ def step(run, s, k):
     except (KeyError, TypeError):
         return None
 
+LOCK_STEPS = ("session", "pow", "code_send", "verify", "register_423", "restore", "register_with_lock", "flow")
+RESTORE_STEPS = ("restore",)
+
+def scenario_summary(name, steps, run_label):
+    if name not in runs:
+        return None
+    lg, res = runs[name]["loadgen"], runs[name]["resources"] or {}
+    return {
+        "command": f"latchkey_loadgen --scenario {name} --concurrency {E['B_CONCURRENCY']} --rate 0 "
+                   f"--duration {E['B_DURATION']} --warmup {E['B_WARMUP']} ({run_label} of scripts/bench.sh)",
+        "unit": lg.get("unit"),
+        "per_second": lg.get("per_second"),
+        "completed": lg.get("completed"),
+        "errors": lg.get("errors"),
+        "warmup_errors": lg.get("warmup_errors"),
+        "server_cpu_percent": res.get("server_cpu_percent"),
+        "loadgen_cpu_percent": res.get("loadgen_cpu_percent"),
+        "machine_busy_percent": res.get("machine_busy_percent"),
+        "p50_ms": {s: step(name, s, "p50_ms") for s in steps},
+        "p99_ms": {s: step(name, s, "p99_ms") for s in steps},
+    }
+
+def delta(family, **labels):
+    if not metrics_end.strip() or not metrics.strip():
+        return None
+    return metric_sum(metrics_end, family, **labels) - metric_sum(metrics, family, **labels)
+
 summary = {
     "benchmark": "registration",
     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -380,6 +441,11 @@ summary = {
         "would need ~100M hashes/s from the load generator.",
         "Latency percentiles come from the half-rate run (paced, below saturation); the max-rate run measures "
         "throughput and its latencies include queueing.",
+        "lock and restore run at the maximum rate on the same server after the registration runs (its database "
+        "holds their accounts); their latencies include queueing. A lock iteration is one locked re-registration: "
+        "a new verification of the number, 423, backup restore with the 423's credentials, registration with the "
+        "token (takeover_delay stays 24h: the token skips it). restore loops POST /v1/backup/restore with "
+        "device credentials.",
     ],
     "max_rate": {
         "registrations_per_second": runs.get("max", {}).get("loadgen", {}).get("registrations_per_second"),
@@ -407,6 +473,21 @@ summary = {
             "http_5xx_total": metric_sum(metrics, "latchkey_http_requests_total", status="5.."),
             "http_4xx_total": metric_sum(metrics, "latchkey_http_requests_total", status="4.."),
         } if metrics.strip() else None,
+    },
+    "lock": scenario_summary("lock", LOCK_STEPS, "run 3"),
+    "restore": scenario_summary("restore", RESTORE_STEPS, "run 4"),
+    "lock_restore_server": {
+        "peak_rss_kb_at_end": int(E["B_END_VMHWM_KB"] or 0),
+        # Counted over the lock and restore runs only (metrics at the end minus metrics after the registration runs).
+        "metrics": {
+            "registration_lock_failures_total": delta("latchkey_registration_lock_failures_total"),
+            "reregistrations_total": delta("latchkey_registrations_total", kind="reregistration"),
+            "backup_restores_total": delta("latchkey_backup_restores_total", outcome="restored"),
+            "backup_pin_mismatches_total": delta("latchkey_backup_restores_total", outcome="pin_mismatch|erased"),
+            "takeovers_pending_total": delta("latchkey_takeovers_total", outcome="pending"),
+            "limiter_rejections_total": delta("latchkey_limiter_rejections_total"),
+            "http_5xx_total": delta("latchkey_http_requests_total", status="5.."),
+        } if metrics_end.strip() else None,
     },
     "runs": runs,
     "micro": micro,
@@ -442,6 +523,25 @@ for name, label in (("max", "max rate"), ("half", "half rate")):
     if res.get("server_busiest_threads_cpu_percent"):
         busy = ", ".join(f"{k} {v}%" for k, v in res["server_busiest_threads_cpu_percent"].items())
         print(f"{'':>9}  busiest server threads: {busy}")
+for name, label, unit, steps in (("lock", "lock", "locked re-registrations/s", LOCK_STEPS),
+                                 ("restore", "restore", "backup restores/s", RESTORE_STEPS)):
+    if name not in runs:
+        continue
+    lg, res = runs[name]["loadgen"], runs[name]["resources"] or {}
+    print(f"{label:>9}: {lg.get('per_second', 0):.1f} {unit} (max rate), errors {lg['errors']} "
+          f"(warm-up {lg['warmup_errors']}), server CPU {fmt(res.get('server_cpu_percent'), '%')}, "
+          f"load generator CPU {fmt(res.get('loadgen_cpu_percent'), '%')}, machine busy {fmt(res.get('machine_busy_percent'), '%')}")
+    print(f"{'':>9}  {'step':<19}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for s in steps:
+        st = lg["steps"].get(s, {})
+        if st.get("count"):
+            print(f"{'':>9}  {s:<19}{st['p50_ms']:>9.2f}{st['p90_ms']:>9.2f}{st['p99_ms']:>9.2f}{st['max_ms']:>9.2f}")
+lm = summary["lock_restore_server"]["metrics"]
+if ("lock" in runs or "restore" in runs) and lm:
+    print(f"{'':>9}  server metrics over these runs: lock failures (423) {lm['registration_lock_failures_total']:.0f}, "
+          f"re-registrations {lm['reregistrations_total']:.0f}, backups restored {lm['backup_restores_total']:.0f}, "
+          f"PIN mismatches {lm['backup_pin_mismatches_total']:.0f}, takeovers delayed {lm['takeovers_pending_total']:.0f}, "
+          f"limiter rejections {lm['limiter_rejections_total']:.0f}, 5xx {lm['http_5xx_total']:.0f}")
 srv = summary["server"]
 print(f"server: peak RSS {srv['peak_rss_kb'] / 1024:.1f} MiB, {srv['threads']} threads, database {srv['db_bytes'] / 1e6:.1f} MB, "
       f"SIGTERM -> exit {srv['sigterm_exit']} in {srv['sigterm_stop_s']} s")
@@ -456,9 +556,9 @@ print(f"written to {summary_path}")
 PY
 
 STATUS=0
-for name in max half; do
+for name in max half lock restore; do
   f="$OUT_DIR/loadgen-$name.json"
-  [ -f "$f" ] || { [ "$name" = half ] && STATUS=1; continue; }
+  [ -f "$f" ] || { case "$name" in half) STATUS=1 ;; lock|restore) [ "$SKIP_LOCK" = 1 ] || STATUS=1 ;; esac; continue; }
   errs="$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["errors"] + d["warmup_errors"])' "$f")"
   [ "$errs" = 0 ] || { log "run $name had $errs errors"; STATUS=1; }
 done
