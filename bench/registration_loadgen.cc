@@ -1008,19 +1008,7 @@ class Client {
       co_return;
     }
     const std::string backup_auth = basic_auth(credentials->first, credentials->second);
-    t = Clock::now();
-    r = co_await request(http::verb::post, std::string("/v1/backup/restore"), restore_body(a.access_key),
-                         &backup_auth);
-    if (r.ec || r.status != 200) {
-      error(kRestore, t, describe(r));
-      co_return;
-    }
-    const std::string problem = restore_answer_problem(r.body, a.data);
-    if (!problem.empty()) {
-      error(kRestore, t, problem);
-      co_return;
-    }
-    record(kRestore, t, r.latency_us);
+    if (!co_await timed_restore(a.access_key, a.data, backup_auth, Clock::now())) co_return;
 
     // 7. Register again on the same session with the token: 200 at once (the lock passed: no takeover delay).
     if (out_of_time()) {
@@ -1053,19 +1041,25 @@ class Client {
     LockedAccount& a = *locked_;
     if (a.device_auth.empty()) a.device_auth = basic_auth(a.uuid + ".1", a.password);
     const auto t = Clock::now();
-    HttpResult r = co_await request(http::verb::post, std::string("/v1/backup/restore"),
-                                    restore_body(a.access_key), &a.device_auth);
+    if (co_await timed_restore(a.access_key, a.data, a.device_auth, t)) complete(t);
+  }
+
+  // One backup restore with `auth`, timed from `t` as step "restore"; answers whether it succeeded.
+  net::awaitable<bool> timed_restore(const std::string& access_key, const std::string& data, const std::string& auth,
+                                     Clock::time_point t) {
+    HttpResult r = co_await request(http::verb::post, std::string("/v1/backup/restore"), restore_body(access_key),
+                                    &auth);
     if (r.ec || r.status != 200) {
       error(kRestore, t, describe(r));
-      co_return;
+      co_return false;
     }
-    const std::string problem = restore_answer_problem(r.body, a.data);
+    const std::string problem = restore_answer_problem(r.body, data);
     if (!problem.empty()) {
       error(kRestore, t, problem);
-      co_return;
+      co_return false;
     }
     record(kRestore, t, r.latency_us);
-    complete(t);
+    co_return true;
   }
 
   // The account a lock or restore client works on.

@@ -194,6 +194,12 @@ def deep_merge(base, overrides):
     return result
 
 
+def relaxed_number_limits():
+    """Per-number buckets opened wide, for tests that register one number many times."""
+    wide = Inline(burst=1000, refill="1ms")
+    return {"session_create_per_number": wide, "code_send_per_number": wide, "registration_per_number": wide}
+
+
 def base_config():
     """The small base every test server starts from. The outbox file is moved into the data dir by --data-dir."""
     return {

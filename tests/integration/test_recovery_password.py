@@ -13,9 +13,7 @@ class RecoveryPasswordTest(LatchkeyTestCase):
         cls.server = start_server(cls, {
             "verification": {"proof_of_work_bits": 4},
             "accounts": {"takeover_delay": "24h"},
-            "limits": {"session_create_per_number": harness.Inline(burst=1000, refill="1ms"),
-                       "code_send_per_number": harness.Inline(burst=1000, refill="1ms"),
-                       "registration_per_number": harness.Inline(burst=1000, refill="1ms")},
+            "limits": harness.relaxed_number_limits(),
         })
 
     def register_with_recovery(self, number, password, recovery=RECOVERY):
