@@ -9,7 +9,7 @@ PACKAGES=(
   libssl-dev libsodium-dev libsqlite3-dev sqlite3 libpq-dev
   libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libphonenumber-dev libprotobuf-dev
-  libicu-dev
+  libicu-dev libsignal-protocol-c-dev libqrencode-dev libcbor-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 curl ca-certificates
 )
