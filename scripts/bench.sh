@@ -9,13 +9,22 @@
 #      SMS verification of a number with Registration Lock, 423, backup restore with the 423's credentials,
 #      registration with the lock token) and backup restores with device credentials (--scenario restore);
 #   5. reports server CPU and peak RSS, stops the server with SIGTERM, runs the micro-benchmarks;
-#   6. prints a summary and writes it to $BUILD_DIR/bench/registration.json ("lock" and "restore" for step 4).
+#   6. prints a summary and writes it to $BUILD_DIR/bench/registration.json ("lock" and "restore" for step 4);
+#   7. the message relay (latchkey_relay_loadgen, bench/relay_loadgen.cc) on a second, fresh latchkeyd with a relay
+#      configuration: idle authenticated sockets (memory per connection), online delivery at the maximum rate
+#      (PUT /v1/messages and the socket's send frame), paced at 1,000 sends/s and at half the maximum, offline store
+#      and drain; summary in $BUILD_DIR/bench/relay.json.
 #
 # Environment (all optional): BUILD_DIR (build), BENCH_DURATION (10s), BENCH_WARMUP (2s), BENCH_CONCURRENCY (64),
 # BENCH_LOADGEN_THREADS (1), BENCH_POW_BITS (4), BENCH_KEEP_DATA (0: the data directory is removed),
 # BENCH_SKIP_MICRO (0), BENCH_SKIP_BUILD (0), BENCH_SKIP_LOCK (0: 1 skips step 4),
 # BENCH_REQUESTS_PER_CONNECTION (0 = keep-alive throughout), LATCHKEYD (a server binary to use instead of building
 # $BUILD_DIR/latchkeyd).
+# BENCH_ONLY (all: both parts; registration: steps 1-6; relay: steps 1 and 7, no micro-benchmarks).
+# Relay part: BENCH_RELAY_DURATION (10s), BENCH_RELAY_WARMUP (2s), BENCH_RELAY_RECIPIENTS (64),
+# BENCH_RELAY_DEVICES (1: devices per recipient), BENCH_RELAY_SENDERS (48), BENCH_RELAY_WS_WINDOW (4),
+# BENCH_RELAY_CONNECTIONS (10000 idle sockets), BENCH_RELAY_IDLE_DEVICES (6), BENCH_RELAY_LOADGEN_THREADS (1),
+# BENCH_RELAY_STEADY_RATE (1000 sends/s), BENCH_RELAY_SCENARIOS (idle,online-http,online-ws,paced,offline).
 # Exit status: 0 when every run completed without errors and the server exited 0 on SIGTERM, else 1.
 set -euo pipefail
 
@@ -34,11 +43,19 @@ SKIP_MICRO="${BENCH_SKIP_MICRO:-0}"
 SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
 SKIP_LOCK="${BENCH_SKIP_LOCK:-0}"
 REQS_PER_CONN="${BENCH_REQUESTS_PER_CONNECTION:-0}"   # 0: each client keeps one connection
+ONLY="${BENCH_ONLY:-all}"
+case "$ONLY" in
+  all) RUN_REG=1; RUN_RELAY=1 ;;
+  registration) RUN_REG=1; RUN_RELAY=0 ;;
+  relay) RUN_REG=0; RUN_RELAY=1; SKIP_MICRO=1 ;;
+  *) printf 'bench: error: BENCH_ONLY must be all, registration or relay (not %s)\n' "$ONLY" >&2; exit 2 ;;
+esac
 
 OUT_DIR="$BUILD_DIR/bench"
 SERVER="${LATCHKEYD:-$BUILD_DIR/latchkeyd}"
 LOADGEN="$OUT_DIR/latchkey_loadgen"
 MICRO="$OUT_DIR/latchkey_micro_bench"
+RELAY_LOADGEN="$OUT_DIR/latchkey_relay_loadgen"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -57,17 +74,18 @@ if [ "$SKIP_BUILD" != 1 ]; then
   else
     cmake -S . -B "$BUILD_DIR" -DLATCHKEY_BUILD_BENCH=ON
   fi
-  if [ -n "${LATCHKEYD:-}" ]; then
-    cmake --build "$BUILD_DIR" --target latchkey_loadgen
-  else
-    cmake --build "$BUILD_DIR" --target latchkeyd latchkey_loadgen
-  fi
+  TARGETS=()
+  [ -n "${LATCHKEYD:-}" ] || TARGETS+=(latchkeyd)
+  [ "$RUN_REG" != 1 ] || TARGETS+=(latchkey_loadgen)
+  [ "$RUN_RELAY" != 1 ] || TARGETS+=(latchkey_relay_loadgen)
+  cmake --build "$BUILD_DIR" --target "${TARGETS[@]}"
   if [ "$SKIP_MICRO" != 1 ]; then
     cmake --build "$BUILD_DIR" --target latchkey_micro_bench || { log "warning: latchkey_micro_bench did not build"; SKIP_MICRO=1; }
   fi
 fi
 [ -x "$SERVER" ] || die "$SERVER is missing"
-[ -x "$LOADGEN" ] || die "$LOADGEN is missing"
+[ "$RUN_REG" != 1 ] || [ -x "$LOADGEN" ] || die "$LOADGEN is missing"
+[ "$RUN_RELAY" != 1 ] || [ -x "$RELAY_LOADGEN" ] || die "$RELAY_LOADGEN is missing"
 
 BUILD_TYPE="$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)"
 # An empty cache entry means the top-level CMakeLists.txt default.
@@ -78,18 +96,56 @@ case "$SANITIZE" in ON|on|1|TRUE|true) log "warning: $BUILD_DIR is a sanitizer b
 # ---------------------------------------------------------------------------------------------------------------
 # 2. Data directory, configuration, server
 mkdir -p "$OUT_DIR"
-# Under the build directory rather than /tmp: /tmp may be tmpfs, where fsync is free and "full" means nothing.
-DATA="$(mktemp -d "$OUT_DIR/run.XXXXXX")"
 SERVER_PID=""
+DATA_DIRS=()   # one per server started (registration, relay)
 cleanup() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null || true
   fi
-  if [ "$KEEP_DATA" = 1 ]; then log "data kept in $DATA"; else rm -rf "$DATA"; fi
+  local d
+  for d in "${DATA_DIRS[@]}"; do
+    if [ "$KEEP_DATA" = 1 ]; then log "data kept in $d"; else rm -rf "$d"; fi
+  done
 }
 trap cleanup EXIT
+
+# ---------------------------------------------------------------------------------------------------------------
+# Measurement helpers (all from /proc; no sysstat needed)
+CLK_TCK="$(getconf CLK_TCK)"
+# CPU ticks (user+system) of a process; the command name may hold spaces, so fields are read after the last ')'.
+proc_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+# Per-thread ticks as "tid name ticks" lines.
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    [ -r "$t/stat" ] || continue
+    printf '%s %s %s\n' "${t##*/}" "$(tr ' ' '_' <"$t/comm" 2>/dev/null)" \
+      "$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "$t/stat" 2>/dev/null || echo 0)"
+  done
+}
+# Stops the script if the server died (a crash during a run), with its exit status and log.
+check_server_alive() {
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    local st=0
+    wait "$SERVER_PID" || st=$?
+    SERVER_PID=""
+    log "latchkeyd died (at the $1 run; exit status $st$([ "$st" -gt 128 ] && echo ", signal $((st - 128))"))"
+    log "server log tail:"; tail -n 20 "$DATA/server.log" | cut -c1-400 >&2
+    [ -s "$OUT_DIR/loadgen-$1.json" ] && log "load generator result: $OUT_DIR/loadgen-$1.json"
+    exit 1
+  fi
+}
+# Whole-machine busy and total jiffies.
+system_ticks() { awk '/^cpu /{ busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total }' /proc/stat; }
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+STATUS=0
+if [ "$RUN_REG" = 1 ]; then
+# Under the build directory rather than /tmp: /tmp may be tmpfs, where fsync is free and "full" means nothing.
+DATA="$(mktemp -d "$OUT_DIR/run.XXXXXX")"
+DATA_DIRS+=("$DATA")
 
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 CONFIG="$DATA/bench.toml"
@@ -159,35 +215,6 @@ for i in $(seq 1 100); do
   sleep 0.1
 done
 
-# ---------------------------------------------------------------------------------------------------------------
-# Measurement helpers (all from /proc; no sysstat needed)
-CLK_TCK="$(getconf CLK_TCK)"
-# CPU ticks (user+system) of a process; the command name may hold spaces, so fields are read after the last ')'.
-proc_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-# Per-thread ticks as "tid name ticks" lines.
-thread_ticks() {
-  local t
-  for t in /proc/"$1"/task/*; do
-    [ -r "$t/stat" ] || continue
-    printf '%s %s %s\n' "${t##*/}" "$(tr ' ' '_' <"$t/comm" 2>/dev/null)" \
-      "$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "$t/stat" 2>/dev/null || echo 0)"
-  done
-}
-# Stops the script if the server died (a crash during a run), with its exit status and log.
-check_server_alive() {
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    local st=0
-    wait "$SERVER_PID" || st=$?
-    SERVER_PID=""
-    log "latchkeyd died (at the $1 run; exit status $st$([ "$st" -gt 128 ] && echo ", signal $((st - 128))"))"
-    log "server log tail:"; tail -n 20 "$DATA/server.log" | cut -c1-400 >&2
-    [ -s "$OUT_DIR/loadgen-$1.json" ] && log "load generator result: $OUT_DIR/loadgen-$1.json"
-    exit 1
-  fi
-}
-# Whole-machine busy and total jiffies.
-system_ticks() { awk '/^cpu /{ busy = $2 + $3 + $4 + $7 + $8 + $9; total = busy + $5 + $6; print busy, total }' /proc/stat; }
-status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 # run_load NAME RATE [LOADGEN OPTIONS...]: one load-generator run; writes $OUT_DIR/loadgen-NAME.json and $DATA/NAME.*.
 run_load() {
@@ -555,7 +582,6 @@ for e in micro:
 print(f"written to {summary_path}")
 PY
 
-STATUS=0
 for name in max half lock restore; do
   f="$OUT_DIR/loadgen-$name.json"
   [ -f "$f" ] || { case "$name" in half) STATUS=1 ;; lock|restore) [ "$SKIP_LOCK" = 1 ] || STATUS=1 ;; esac; continue; }
@@ -563,4 +589,291 @@ for name in max half lock restore; do
   [ "$errs" = 0 ] || { log "run $name had $errs errors"; STATUS=1; }
 done
 [ "$SERVER_EXIT" = 0 ] || STATUS=1
+fi  # RUN_REG
+
+# ---------------------------------------------------------------------------------------------------------------
+# 7. Message relay (latchkey_relay_loadgen) on a fresh server with its own data folder and configuration.
+if [ "$RUN_RELAY" = 1 ]; then
+R_DURATION="${BENCH_RELAY_DURATION:-10s}"
+R_WARMUP="${BENCH_RELAY_WARMUP:-2s}"
+R_RECIPIENTS="${BENCH_RELAY_RECIPIENTS:-64}"
+R_DEVICES="${BENCH_RELAY_DEVICES:-1}"
+R_SENDERS="${BENCH_RELAY_SENDERS:-48}"
+R_WS_WINDOW="${BENCH_RELAY_WS_WINDOW:-4}"
+R_CONNECTIONS="${BENCH_RELAY_CONNECTIONS:-10000}"
+R_IDLE_DEVICES="${BENCH_RELAY_IDLE_DEVICES:-6}"
+R_THREADS="${BENCH_RELAY_LOADGEN_THREADS:-1}"
+R_STEADY="${BENCH_RELAY_STEADY_RATE:-1000}"
+R_SCENARIOS="${BENCH_RELAY_SCENARIOS:-idle,online-http,online-ws,paced,offline}"
+has_scenario() { case ",$R_SCENARIOS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+DATA="$(mktemp -d "$OUT_DIR/relay.XXXXXX")"
+DATA_DIRS+=("$DATA")
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+CONFIG="$DATA/relay.toml"
+OUTBOX="$DATA/outbox.jsonl"
+cat >"$CONFIG" <<EOF
+# Generated by scripts/bench.sh (message relay).
+[server]
+listen = "127.0.0.1:$PORT"
+data_dir = "$DATA"
+# The idle run holds $R_CONNECTIONS sockets; senders and set-up connections come on top.
+max_connections = $((R_CONNECTIONS + 2000))
+
+[storage]
+backend = "sqlite"
+sqlite_path = "$DATA/latchkey.db"
+sqlite_synchronous = "full"      # never lowered for a benchmark: every acknowledged send is on disk before its 200
+
+[verification]
+proof_of_work_bits = $POW_BITS   # accounts are registered before the timed part; see the registration notes
+
+# One load-generator address and prefix, and a few senders each sending thousands of envelopes a second: the
+# per-IP, per-prefix and per-sender buckets are raised. Nothing else changes.
+[limits]
+session_create_per_ip = { burst = 1000000, refill = "1ms" }
+code_send_per_ip = { burst = 1000000, refill = "1ms" }
+code_send_per_prefix = { burst = 1000000, refill = "1ms" }
+messages_per_sender = { burst = 1000000, refill = "1ms" }
+device_link_per_ip = { burst = 1000000, refill = "1ms" }
+provisioning_per_account = { burst = 1000000, refill = "1ms" }
+keys_upload_per_device = { burst = 1000000, refill = "1ms" }
+prekey_lookup_per_requester = { burst = 1000000, refill = "1ms" }
+directory_per_requester = { burst = 1000000, refill = "1ms" }
+directory_per_target = { burst = 1000000, refill = "1ms" }
+
+[[sms.providers]]
+name = "bench-outbox"
+kind = "outbox"
+path = "$OUTBOX"
+
+[sms.routing]
+default = ["bench-outbox"]
+
+[log]
+level = "warn"
+access_log = false
+EOF
+
+if ! "$SERVER" check-config --config "$CONFIG" >"$DATA/check-config.log" 2>&1; then
+  cat "$DATA/check-config.log" >&2
+  die "the relay bench configuration was refused by latchkeyd check-config (a [limits] key the server does not know yet?)"
+fi
+# The idle run needs more descriptors than the usual soft limit: raise it (for the server; the load generator
+# raises its own).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -gt "$((R_CONNECTIONS + 2100))" ] ||
+  log "warning: the descriptor limit ($(ulimit -n)) is below the $R_CONNECTIONS idle sockets plus margin"
+
+"$SERVER" serve --config "$CONFIG" --data-dir "$DATA" 2>"$DATA/server.log" &
+SERVER_PID=$!
+log "relay: latchkeyd pid $SERVER_PID on 127.0.0.1:$PORT, data in $DATA (file system $(stat -f -c %T "$DATA"))"
+for i in $(seq 1 100); do
+  if curl -sf --max-time 1 "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    tail -n 30 "$DATA/server.log" >&2 || true
+    SERVER_PID=""
+    die "latchkeyd exited during start-up"
+  fi
+  [ "$i" = 100 ] && { tail -n 30 "$DATA/server.log" >&2; die "latchkeyd did not answer /health within 10 s"; }
+  sleep 0.1
+done
+
+read -r idle_b0 idle_t0 <<<"$(system_ticks)"; sleep 1; read -r idle_b1 idle_t1 <<<"$(system_ticks)"
+R_BUSY_BEFORE="$(python3 -c "print(round(($idle_b1 - $idle_b0) / max($idle_t1 - $idle_t0, 1) * 100, 1))")"
+if python3 -c "import sys; sys.exit(0 if $R_BUSY_BEFORE > 15 else 1)"; then
+  log "warning: the machine was ${R_BUSY_BEFORE}% busy before the relay runs (other processes); figures will be low"
+fi
+
+# relay_run NAME [LOADGEN OPTIONS...]: one relay load-generator run; writes $OUT_DIR/relay-NAME.json. The load
+# generator reads the server's CPU by thread itself (--server-pid), over the measured window only.
+RELAY_FAILED=""
+relay_run() {
+  local name="$1"
+  shift
+  local rc=0
+  check_server_alive "relay-$name"
+  "$RELAY_LOADGEN" --host 127.0.0.1 --port "$PORT" --outbox "$OUTBOX" --server-pid "$SERVER_PID" \
+    --threads "$R_THREADS" "$@" --json >"$OUT_DIR/relay-$name.json" 2>"$DATA/relay-$name.log" || rc=$?
+  cat "$DATA/relay-$name.log" >&2
+  check_server_alive "relay-$name"
+  [ -s "$OUT_DIR/relay-$name.json" ] || die "latchkey_relay_loadgen produced no result for $name (exit $rc)"
+  [ "$rc" = 0 ] || { log "relay run $name failed (exit $rc)"; RELAY_FAILED="$RELAY_FAILED $name"; }
+}
+rm -f "$OUT_DIR"/relay-*.json
+COMMON=(--recipients "$R_RECIPIENTS" --devices "$R_DEVICES" --senders "$R_SENDERS" --duration "$R_DURATION"
+        --warmup "$R_WARMUP")
+
+# Idle sockets first, on the fresh server: its heap has not yet grown and shrunk under the other runs.
+if has_scenario idle; then
+  log "relay run idle: $R_CONNECTIONS authenticated sockets ($R_IDLE_DEVICES devices per account), server RSS before and after"
+  relay_run idle --scenario idle --connections "$R_CONNECTIONS" --idle-devices "$R_IDLE_DEVICES" --hold 3s
+fi
+if has_scenario online-http; then
+  log "relay run online-http-max: PUT /v1/messages, $R_SENDERS senders -> $R_RECIPIENTS recipients x $R_DEVICES device(s), maximum rate"
+  relay_run online-http-max --scenario online --send-via http --rate 0 "${COMMON[@]}"
+fi
+if has_scenario online-ws; then
+  log "relay run online-ws-max: send frames ($R_WS_WINDOW in flight per socket), maximum rate"
+  relay_run online-ws-max --scenario online --send-via ws --ws-window "$R_WS_WINDOW" --rate 0 "${COMMON[@]}"
+fi
+sends_per_s() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["online"]["sends_per_second"])' "$1" 2>/dev/null || echo 0; }
+if has_scenario paced; then
+  for via in http ws; do
+    [ -f "$OUT_DIR/relay-online-$via-max.json" ] || continue
+    log "relay run online-$via-steady: $R_STEADY sends/s, open loop"
+    relay_run "online-$via-steady" --scenario online --send-via "$via" --ws-window "$R_WS_WINDOW" --rate "$R_STEADY" "${COMMON[@]}"
+    half="$(python3 -c "print(round(float('$(sends_per_s "$OUT_DIR/relay-online-$via-max.json")') / 2, 1))")"
+    if python3 -c "import sys; sys.exit(0 if $half >= 1 else 1)"; then
+      log "relay run online-$via-half: $half sends/s (half of the maximum), open loop"
+      relay_run "online-$via-half" --scenario online --send-via "$via" --ws-window "$R_WS_WINDOW" --rate "$half" "${COMMON[@]}"
+    fi
+  done
+fi
+if has_scenario offline; then
+  log "relay run offline: PUT /v1/messages to offline recipients for $R_DURATION, then every recipient device drains"
+  relay_run offline --scenario offline --send-via http --rate 0 "${COMMON[@]}"
+fi
+
+R_VMHWM_KB="$(status_kb "$SERVER_PID" VmHWM)"
+curl -sf --max-time 5 "http://127.0.0.1:$PORT/metrics" >"$DATA/metrics-relay.txt" 2>/dev/null || : >"$DATA/metrics-relay.txt"
+R_DB_BYTES="$( (du -cb "$DATA"/latchkey.db* 2>/dev/null || true) | awk 'END { print $1 + 0 }')"
+kill -TERM "$SERVER_PID"
+R_SERVER_EXIT=0
+wait "$SERVER_PID" || R_SERVER_EXIT=$?
+SERVER_PID=""
+[ "$R_SERVER_EXIT" = 0 ] || log "warning: latchkeyd (relay) exited $R_SERVER_EXIT after SIGTERM"
+if [ -s "$DATA/server.log" ]; then
+  log "relay server log (warn and above): $(wc -l <"$DATA/server.log") lines; first ones:"
+  head -n 5 "$DATA/server.log" | cut -c1-300 >&2
+fi
+
+export R_BUILD_TYPE="$BUILD_TYPE" R_BUSY_BEFORE R_VMHWM_KB R_DB_BYTES R_SERVER_EXIT R_POW_BITS="$POW_BITS" \
+  R_THREADS R_DURATION R_WARMUP R_RECIPIENTS R_DEVICES R_SENDERS R_WS_WINDOW R_CONNECTIONS R_IDLE_DEVICES R_STEADY
+python3 - "$OUT_DIR" "$DATA" "$OUT_DIR/relay.json" <<'PY'
+import json, os, subprocess, sys, time
+out_dir, data, summary_path = sys.argv[1:4]
+E = os.environ
+
+def load(p):
+    try:
+        with open(p) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+runs = {}
+for name in ("idle", "online-http-max", "online-ws-max", "online-http-steady", "online-http-half",
+             "online-ws-steady", "online-ws-half", "offline"):
+    r = load(os.path.join(out_dir, f"relay-{name}.json"))
+    if r is not None:
+        runs[name] = r
+cpu_model = ""
+for line in open("/proc/cpuinfo"):
+    if line.startswith("model name"):
+        cpu_model = line.split(":", 1)[1].strip()
+        break
+try:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+except OSError:
+    commit = ""
+
+def online(name):
+    r = runs.get(name, {}).get("online")
+    if not r:
+        return None
+    return {
+        "send_via": r["send_via"], "rate_target": r["rate_target"],
+        "sends_per_second": r["sends_per_second"], "envelopes_per_second": r["envelopes_per_second"],
+        "delivery_p50_ms": r["delivery_latency"]["p50_ms"], "delivery_p99_ms": r["delivery_latency"]["p99_ms"],
+        "delivery_max_ms": r["delivery_latency"]["max_ms"],
+        "send_p50_ms": r["send_latency"]["p50_ms"], "send_p99_ms": r["send_latency"]["p99_ms"],
+        "envelopes_missing": r["envelopes_missing"], "send_errors": r["send_errors"], "late_sends": r["late_sends"],
+        "ok": runs[name].get("ok"), "resources": r.get("resources"),
+    }
+
+summary = {
+    "benchmark": "relay",
+    "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "commit": commit,
+    "machine": {"cpus": os.cpu_count(), "cpu_model": cpu_model},
+    "build_type": E["R_BUILD_TYPE"],
+    "command": "scripts/bench.sh (BENCH_ONLY=relay for this part alone)",
+    "settings": {
+        "sqlite_synchronous": "full", "proof_of_work_bits": int(E["R_POW_BITS"]),
+        "duration": E["R_DURATION"], "warmup": E["R_WARMUP"], "recipients": int(E["R_RECIPIENTS"]),
+        "devices_per_recipient": int(E["R_DEVICES"]), "senders": int(E["R_SENDERS"]),
+        "ws_window": int(E["R_WS_WINDOW"]), "idle_connections": int(E["R_CONNECTIONS"]),
+        "idle_devices_per_account": int(E["R_IDLE_DEVICES"]), "loadgen_threads": int(E["R_THREADS"]),
+        "steady_rate": float(E["R_STEADY"]), "content_bytes": 1024,
+        "machine_busy_before_percent": float(E["R_BUSY_BEFORE"]),
+        "data_file_system": subprocess.run(["stat", "-f", "-c", "%T", data], capture_output=True, text=True).stdout.strip(),
+    },
+    "online": {n: online(n) for n in ("online-http-max", "online-ws-max", "online-http-steady", "online-http-half",
+                                      "online-ws-steady", "online-ws-half") if online(n)},
+    "offline": None,
+    "idle": runs.get("idle", {}).get("idle"),
+    "server": {"peak_rss_kb": int(E["R_VMHWM_KB"] or 0), "db_bytes": int(E["R_DB_BYTES"] or 0),
+               "sigterm_exit": int(E["R_SERVER_EXIT"])},
+    "runs": runs,
+}
+off = runs.get("offline", {}).get("offline")
+if off:
+    summary["offline"] = {
+        "store_envelopes_per_second": off["store_envelopes_per_second"], "stored_envelopes": off["stored_envelopes"],
+        "store_send_p99_ms": off["send_latency"]["p99_ms"],
+        "drain_envelopes_per_second": off["drain_envelopes_per_second"], "drained_envelopes": off["drained_envelopes"],
+        "drain_s": off["drain_s"], "left_after_ack": off["left_after_ack"], "ok": runs["offline"].get("ok"),
+        "store_resources": off.get("store_resources"), "drain_resources": off.get("drain_resources"),
+    }
+with open(summary_path, "w") as f:
+    json.dump(summary, f, indent=2)
+    f.write("\n")
+
+def cpu(res):
+    if not res or "server_cpu_percent" not in res:
+        return ""
+    threads = ", ".join(f"{n} {p}%" for n, p in res.get("server_threads_cpu_percent", [])[:5])
+    return (f"server {res['server_cpu_percent']}% ({threads}); load generator {res.get('loadgen_cpu_percent')}%; "
+            f"machine {res.get('machine_busy_percent')}%")
+
+s = summary["settings"]
+print()
+print("=== latchkey message relay benchmark ===")
+print(f"machine: {os.cpu_count()} CPUs ({cpu_model}), build {summary['build_type'] or '?'}, commit {commit or '?'}")
+print(f"settings: sqlite_synchronous=full, {s['content_bytes']}-byte envelopes, {s['senders']} senders -> "
+      f"{s['recipients']} recipients x {s['devices_per_recipient']} device(s), {s['duration']} measured after "
+      f"{s['warmup']}, data on {s['data_file_system']}, machine {s['machine_busy_before_percent']}% busy before")
+print(f"{'online run':<20}{'sends/s':>10}{'envelopes/s':>13}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'missing':>9}{'errors':>8}")
+for n, r in summary["online"].items():
+    print(f"{n:<20}{r['sends_per_second']:>10.0f}{r['envelopes_per_second']:>13.0f}{r['delivery_p50_ms']:>9.3f}"
+          f"{r['delivery_p99_ms']:>9.3f}{r['delivery_max_ms']:>9.3f}{r['envelopes_missing']:>9}{r['send_errors']:>8}")
+    if cpu(r["resources"]):
+        print(f"{'':<20}{cpu(r['resources'])}")
+o = summary["offline"]
+if o:
+    print(f"offline: store {o['store_envelopes_per_second']:.0f} envelopes/s (p99 send {o['store_send_p99_ms']} ms), "
+          f"drain {o['drained_envelopes']} envelopes in {o['drain_s']} s = {o['drain_envelopes_per_second']:.0f}/s, "
+          f"left after ack {o['left_after_ack']}")
+    if cpu(o["store_resources"]):
+        print(f"         store: {cpu(o['store_resources'])}")
+    if cpu(o["drain_resources"]):
+        print(f"         drain: {cpu(o['drain_resources'])}")
+i = summary["idle"]
+if i:
+    per = i.get("server_bytes_per_connection")
+    print(f"idle: {i['open_after_hold']} of {i['connections']} sockets open; server RSS {i.get('server_rss_before_kb')} -> "
+          f"{i.get('server_rss_after_kb')} KiB = {per / 1024 if per is not None else float('nan'):.2f} KiB per socket "
+          f"(second half alone {i.get('server_bytes_per_connection_second_half', 0) / 1024:.2f} KiB); threads "
+          f"{i.get('server_threads_before')} -> {i.get('server_threads_after')}; load generator "
+          f"{i['loadgen_bytes_per_connection'] / 1024:.2f} KiB per socket, {i['loadgen_cpu_connect_s']} s CPU to connect "
+          f"({i['connects_per_second']:.0f} sockets/s)")
+srv = summary["server"]
+print(f"server: peak RSS {srv['peak_rss_kb'] / 1024:.1f} MiB, database {srv['db_bytes'] / 1e6:.1f} MB, "
+      f"SIGTERM -> exit {srv['sigterm_exit']}")
+print(f"written to {summary_path}")
+PY
+[ -z "$RELAY_FAILED" ] || { log "relay runs with errors:$RELAY_FAILED"; STATUS=1; }
+[ "$R_SERVER_EXIT" = 0 ] || STATUS=1
+fi  # RUN_RELAY
 exit "$STATUS"
