@@ -32,9 +32,8 @@ Result<std::uint32_t> next_id(LocalStore& store, const char* name, std::uint32_t
   if (!current.ok()) return current.take_error();
   std::uint32_t id = 1;
   if (current->has_value()) id = static_cast<std::uint32_t>(std::strtoul((*current)->c_str(), nullptr, 10));
-  if (id == 0 || id > kMaxKeyId) id = 1;
+  if (id == 0 || id + count > kMaxKeyId) id = 1;
   std::uint32_t next = id + count;
-  if (next > kMaxKeyId) next = 1;
   LK_RETURN_IF_ERROR(store.set_setting(name, std::to_string(next)));
   return id;
 }
@@ -118,8 +117,8 @@ Result<nlohmann::json> generate_key_upload(ProtocolContext& ctx, bool with_signe
     auto start = next_id(ctx.store(), kNextPrekeyId, static_cast<std::uint32_t>(prekey_count));
     if (!start.ok()) return start.take_error();
     signal_protocol_key_helper_pre_key_list_node* head = nullptr;
-    // The helper numbers keys ((start + i) % (2^24 - 2)) + 1.
-    int rc = signal_protocol_key_helper_generate_pre_keys(&head, *start - 1, static_cast<unsigned>(prekey_count),
+    // The helper numbers the keys start, start + 1, ... (next_id keeps them below 2^24).
+    int rc = signal_protocol_key_helper_generate_pre_keys(&head, *start, static_cast<unsigned>(prekey_count),
                                                           ctx.global());
     if (rc != 0) return crypto_error("generating one-time prekeys", rc);
     Status status;

@@ -84,7 +84,7 @@ Result<std::string> safety_number(ProtocolContext& ctx, std::string_view local_u
   rc = curve_decode_point(remote_key.out(), bytes(remote_identity), remote_identity.size(), ctx.global());
   if (rc != 0) return crypto_error("decoding the contact's identity key", rc);
   fingerprint_generator* generator = nullptr;
-  rc = fingerprint_generator_create(&generator, kSafetyNumberIterations, 2, ctx.global());
+  rc = fingerprint_generator_create(&generator, kSafetyNumberIterations, kSafetyNumberVersion, ctx.global());
   if (rc != 0) return crypto_error("creating the fingerprint generator", rc);
   std::string local(local_uuid), remote(remote_uuid);
   SignalRef<fingerprint> fp;

@@ -35,9 +35,12 @@ Result<std::string> decrypt_from(ProtocolContext& ctx, std::string_view uuid, in
 
 // Iterations of the safety number's hash, as in Signal's clients.
 inline constexpr int kSafetyNumberIterations = 5200;
+// The scannable fingerprint version (libsignal-protocol-c 2.3.3 accepts 0 and 1).
+inline constexpr int kSafetyNumberVersion = 1;
 
 // The 60-digit safety number of the local and remote identities (33-byte keys), the same on both sides.
-// The stable identifiers are the account uuids (fingerprint version 2).
+// The stable identifiers are the account uuids, which survive a re-registration of the number: the safety
+// number changes exactly when an identity key does.
 Result<std::string> safety_number(ProtocolContext& ctx, std::string_view local_uuid, std::string_view local_identity,
                                   std::string_view remote_uuid, std::string_view remote_identity);
 
