@@ -125,6 +125,10 @@ int main(int argc, char** argv) {
   trust_cmd->add_option("contact", recipient, "+NUMBER or account uuid")->required();
   trust_cmd->callback([&] { command = [&] { return run_trust(global, recipient); }; });
 
+  auto* chat_cmd = app.add_subcommand("chat", "interactive conversation: type lines to send, see replies live");
+  chat_cmd->add_option("contact", recipient, "+NUMBER or account uuid")->required();
+  chat_cmd->callback([&] { command = [&] { return run_chat(global, recipient); }; });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -44,5 +44,8 @@ Result<int> run_receive(const GlobalOptions& global, const ReceiveOptions& optio
 Result<int> run_safety_number(const GlobalOptions& global, const std::string& recipient);
 Result<int> run_trust(const GlobalOptions& global, const std::string& recipient);
 
+// Interactive: sends the lines typed on stdin, prints messages as they arrive.
+Result<int> run_chat(const GlobalOptions& global, const std::string& recipient);
+
 
 }  // namespace latchkey::client
