@@ -163,7 +163,11 @@ Result<int> run_add_device(const GlobalOptions& global, const std::string& url_t
     return make_error(ErrorKind::kUsage, "no new device is waiting at that address (it may have expired); run link again");
   }
   if (sent->status != 204 && sent->status != 200) return unexpected_answer(*sent, "sending the provisioning message");
-  std::cout << "Sent the account to the new device; it finishes linking on its own." << std::endl;
+  if (global.json) {
+    std::cout << nlohmann::json{{"sent", true}}.dump() << std::endl;
+  } else {
+    std::cout << "Sent the account to the new device; it finishes linking on its own." << std::endl;
+  }
   return static_cast<int>(kExitOk);
 }
 
@@ -213,8 +217,11 @@ Result<int> run_remove_device(const GlobalOptions& global, int device_id) {
                                                         : "a linked device may remove only itself");
   }
   if (response->status != 204 && response->status != 200) return unexpected_answer(*response, "removing the device");
-  if (device_id == device.account().device_id) {
-    LK_RETURN_IF_ERROR(device.store().reset_device_state());
+  bool self = device_id == device.account().device_id;
+  if (self) LK_RETURN_IF_ERROR(device.store().reset_device_state());
+  if (global.json) {
+    std::cout << nlohmann::json{{"removed", device_id}, {"thisDevice", self}}.dump() << std::endl;
+  } else if (self) {
     std::cout << "This device was removed from the account." << std::endl;
   } else {
     std::cout << "Removed device " << device_id << "." << std::endl;

@@ -147,7 +147,11 @@ Result<int> run_trust(const GlobalOptions& global, const std::string& recipient)
   if (!record.ok()) return record.take_error();
   if (!record->has_value()) return make_error(ErrorKind::kUsage, "no identity key known for " + recipient + " yet");
   LK_RETURN_IF_ERROR(device.store().accept_identity(*uuid));
-  std::cout << "Accepted the current safety number with " << label_for(device, *uuid) << "." << std::endl;
+  if (global.json) {
+    std::cout << nlohmann::json{{"accepted", *uuid}}.dump() << std::endl;
+  } else {
+    std::cout << "Accepted the current safety number with " << label_for(device, *uuid) << "." << std::endl;
+  }
   return exit_after_warnings(device, kExitOk);
 }
 

@@ -339,7 +339,11 @@ Result<int> run_set_pin(const GlobalOptions& global, const std::string& pin) {
   std::string master = (*device)->account().master_key.size() == kMasterKeyBytes ? (*device)->account().master_key
                                                                                  : random_master_key();
   LK_RETURN_IF_ERROR(set_up_pin(**device, pin, master));
-  std::cout << "PIN set: Registration Lock is on." << std::endl;
+  if (global.json) {
+    std::cout << nlohmann::json{{"registrationLock", true}}.dump() << std::endl;
+  } else {
+    std::cout << "PIN set: Registration Lock is on." << std::endl;
+  }
   return static_cast<int>(kExitOk);
 }
 
