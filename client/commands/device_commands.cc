@@ -185,7 +185,13 @@ Result<int> run_devices(const GlobalOptions& global) {
     int id = d.value("id", 0);
     std::string name;
     if (d.contains("name") && d["name"].is_string()) {
-      name = decrypt_device_name(device.account().identity_private, d["name"].get<std::string>()).value_or("");
+      // The server may answer the name as sent or base64-encoded once more; accept both.
+      const std::string value = d["name"].get<std::string>();
+      auto plain = decrypt_device_name(device.account().identity_private, value);
+      if (!plain) {
+        if (auto inner = base64_decode(value)) plain = decrypt_device_name(device.account().identity_private, *inner);
+      }
+      name = plain.value_or("");
     }
     bool self = id == device.account().device_id;
     if (global.json) {
