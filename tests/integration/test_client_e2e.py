@@ -12,8 +12,10 @@ safety number changed.
 The client binary: env LATCHKEY_CLIENT, else build/client/latchkey. The server: env LATCHKEYD (harness.py).
 """
 
+import base64
 import json
 import os
+import sqlite3
 import shutil
 import subprocess
 import tempfile
@@ -36,7 +38,10 @@ def client_path():
 
 
 class Client:
-    """One device: a `latchkey` store file used against the test server."""
+    """One device: a `latchkey` store file used against the test server. Every output of every client process
+    is kept in Client.transcript (the secrecy test searches it)."""
+
+    transcript = []
 
     def __init__(self, server, folder, name):
         self.server = server
@@ -54,6 +59,7 @@ class Client:
 
     def run(self, *args, stdin=None, timeout=CLIENT_TIMEOUT, expect=0):
         proc = subprocess.run(self.command(*args), input=stdin, capture_output=True, text=True, timeout=timeout)
+        Client.transcript += [proc.stdout, proc.stderr]
         if expect is not None and proc.returncode != expect:
             raise AssertionError(f"{self.name}: latchkey {' '.join(map(str, args))} exited {proc.returncode}, "
                                  f"expected {expect}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
@@ -80,6 +86,7 @@ class Client:
             code = harness.extract_code(self.server.outbox_for(number)[-1]["body"])
             typed = code + "\n" + (pin_prompt + "\n" if pin_prompt else "")
             out, err = proc.communicate(typed, timeout=CLIENT_TIMEOUT)
+            Client.transcript += [out, err]
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -105,6 +112,7 @@ class Client:
                 raise AssertionError(f"unexpected link URL {url!r}")
             primary.run("add-device", url)
             out, err = proc.communicate(timeout=CLIENT_TIMEOUT)
+            Client.transcript += [first, out, err]
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -114,6 +122,18 @@ class Client:
         info = json.loads(out.strip().splitlines()[-1])
         self.uuid, self.device_id = info["uuid"], info["deviceId"]
         return info
+
+    def secrets(self):
+        """The device password and identity private key from the store (raw bytes and base64 forms)."""
+        with sqlite3.connect(self.store) as db:
+            rows = dict(db.execute("SELECT name, value FROM settings WHERE name IN "
+                                   "('account.password', 'account.identity_private')").fetchall())
+        password = rows["account.password"]
+        password = password if isinstance(password, bytes) else password.encode()
+        private = rows["account.identity_private"]
+        private = private if isinstance(private, bytes) else private.encode("latin-1")
+        return {"password": password, "identity private key": private,
+                "identity private key (base64)": base64.b64encode(private)}
 
     def send(self, recipient, text, expect=0):
         return self.run("send", recipient, text, expect=expect)
@@ -272,6 +292,23 @@ class ClientEndToEndTest(harness.LatchkeyTestCase):
         self.assertFalse(a["changed"])
         human = self.alice1.run("safety-number", self.bob_number).stdout
         self.assertIn(a["safetyNumber"][:5], human)
+
+    def test_07b_no_private_key_password_or_pin_leaves_the_devices(self):
+        server_bytes = b""
+        for root, _, files in os.walk(self.server.data_dir):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    server_bytes += f.read()
+        server_log = (self.server.log_text()).encode()
+        outputs = "\n".join(Client.transcript).encode()
+        for device in (self.alice1, self.alice2, self.bob1, self.bob2):
+            for what, secret in device.secrets().items():
+                self.assertNotIn(secret, outputs, f"{device.name}'s {what} appears in a client's output")
+                self.assertNotIn(secret, server_log, f"{device.name}'s {what} appears in the server log")
+                # The server keeps a salted hash of the password and only public keys.
+                self.assertNotIn(secret, server_bytes, f"{device.name}'s {what} is stored by the server")
+        self.assertNotIn(self.pin.encode(), server_bytes + server_log)
+        self.assertNotIn(self.pin, "\n".join(Client.transcript))
 
     # ---- re-registration ----------------------------------------------------------------------------------
 
