@@ -5,7 +5,8 @@ alice and bob each register a primary device (bob with a PIN, so Registration Lo
 device through the provisioning flow, using the link URL the new device prints. Then: messages both ways
 across all four devices, the sender's linked device gets its own (sync) copy, online and offline delivery,
 acknowledgement deletes, the server's database never holds a plaintext, unacknowledged envelopes survive a
-server restart, safety numbers agree on both sides, and a re-registration of bob's number (from a new store,
+server restart, safety numbers agree on both sides, no private key, device password or PIN leaves the
+devices, the interactive chat sends and shows messages live, and a re-registration of bob's number (from a new store,
 unlocking Registration Lock with the PIN) unregisters bob's old devices while alice is warned that bob's
 safety number changed.
 
@@ -309,6 +310,37 @@ class ClientEndToEndTest(harness.LatchkeyTestCase):
                 self.assertNotIn(secret, server_bytes, f"{device.name}'s {what} is stored by the server")
         self.assertNotIn(self.pin.encode(), server_bytes + server_log)
         self.assertNotIn(self.pin, "\n".join(Client.transcript))
+
+    def test_07c_interactive_chat(self):
+        proc = subprocess.Popen(self.alice1.command("chat", self.bob_number, json_output=False), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader.start()
+        try:
+            proc.stdin.write("typed in the chat\n")
+            proc.stdin.flush()
+            deadline = time.monotonic() + 15
+            got = []
+            while not got and time.monotonic() < deadline:
+                got = self.bob1.receive()
+            self.assertOnlyMessages(got, ["typed in the chat"])
+            self.bob1.send(self.alice_number, "answer shown live")
+            deadline = time.monotonic() + 15
+            while not any("answer shown live" in l for l in lines) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.stdin.write("/quit\n")
+            proc.stdin.flush()
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            reader.join(timeout=5)
+        self.assertEqual(proc.returncode, 0, proc.stderr.read())
+        self.assertTrue(any(self.bob_number in l and "answer shown live" in l for l in lines), lines)
+        for device in (self.bob2, self.alice2):
+            device.receive()
 
     # ---- re-registration ----------------------------------------------------------------------------------
 
