@@ -364,8 +364,15 @@ class ClientEndToEndTest(harness.LatchkeyTestCase):
             proc = old.run("send", self.alice_number, "from a dead device", expect=3)
             self.assertIn("NO LONGER REGISTERED", proc.stderr)
 
-        # alice's next message reaches bob's new device; her client warns loudly (exit 4).
+        # alice's next message reaches bob's new device after the server corrected her device list (409: bob's
+        # laptop is gone; 410: his phone has a new registration id); her client warns loudly (exit 4).
+        def relay_answers(status):
+            return harness.metric_sum(self.server.metrics(), "latchkey_http_requests_total",
+                                      route="/v1/messages/{uuid}", status=status)
+        before_409, before_410 = relay_answers(409), relay_answers(410)
         proc = self.alice1.send(self.bob_number, "are you still you?", expect=4)
+        self.assertGreater(relay_answers(409), before_409)
+        self.assertGreater(relay_answers(410), before_410)
         self.assertIn("safety number with " + self.bob_number + " has CHANGED", proc.stderr)
         self.assertOnlyMessages(bob_new.receive(), ["are you still you?"])
         after = self.alice1.run("safety-number", self.bob_number, expect=4)
