@@ -1,6 +1,7 @@
 #include "client/messages/message_sender.h"
 
 #include <algorithm>
+#include <iostream>
 
 #include "client/signal/keys.h"
 #include "client/signal/session_crypto.h"
@@ -121,7 +122,12 @@ Status MessageSender::send_text(const std::string& destination, const std::strin
     MessageContent copy = content;
     copy.sync_destination = destination;
     auto synced = send_to_account(device_.account().uuid, copy, content.sent_at_ms);
-    if (!synced.ok()) return synced.take_error();
+    if (!synced.ok()) {
+      // The message itself was delivered; only the copy for our other devices is missing.
+      if (synced.error().kind == ErrorKind::kUnregistered) return synced.take_error();
+      std::cerr << "latchkey: sent, but the copy for your other devices failed: " << synced.error().message
+                << std::endl;
+    }
   }
   return ok_status();
 }
