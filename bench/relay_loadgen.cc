@@ -2042,7 +2042,7 @@ int main(int argc, char** argv) {
       result["loadgen_cpu_drain_s"] = round3(cpu_drain);
       result["store_resources"] = window_cpu;
       result["drain_resources"] = cpu_between(drain_a, drain_b);
-      result["left_after_ack"] = left;
+      result["left_after_ack"] = verified ? json(left) : json(nullptr);  // null: the reconnect check failed
       result["bad_content"] = bad;
       ok = ok && senders_finished && drained && verified && drained_envelopes == stored && left == 0 &&
            shared.send_errors.load() == 0 && bad == 0 && shared.unexpected_frames.load() == 0;
@@ -2062,8 +2062,11 @@ int main(int argc, char** argv) {
                    "(%llu ack frames); %zu of %zu sockets drained\n",
                    drainers.size(), static_cast<unsigned long long>(drained_envelopes), drain_s, drain_per_s,
                    static_cast<unsigned long long>(ack_frames), drained_sockets, drainers.size());
-      std::fprintf(table, "after the drain: %llu envelopes still queued (redelivered on reconnect)\n",
-                   static_cast<unsigned long long>(left));
+      if (verified)
+        std::fprintf(table, "after the drain: %llu envelopes still queued (redelivered on reconnect)\n",
+                     static_cast<unsigned long long>(left));
+      else
+        std::fprintf(table, "after the drain: not checked (the reconnecting sockets did not all reach queue_empty)\n");
       std::fprintf(table, "store window: %s\n", cpu_text(window_cpu).c_str());
       std::fprintf(table, "drain: %s\n", cpu_text(result["drain_resources"]).c_str());
       verifiers.clear();
