@@ -103,6 +103,7 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
     Status saved = store_.set_recovery_password(record->account.uuid, stored);
     if (!saved.ok()) return saved.take_error();
   }
+  if (record->replaced_existing && devices_removed_) devices_removed_(record->account.uuid, std::nullopt);
   (record->replaced_existing ? registrations_replaced_ : registrations_new_).inc();
   log::info("account_registered", {{"uuid", record->account.uuid},
                                    {"number", log::mask_number(number->e164)},
@@ -133,7 +134,10 @@ Result<AuthenticatedDevice> AccountService::authenticate(std::string_view userna
     Status touched = store_.touch_device(std::string(uuid), device_id, now);
     if (!touched.ok()) log::warn("device_last_seen_not_recorded", {{"reason", touched.error().message}});
   }
-  return AuthenticatedDevice{std::string(uuid), (*account)->number, std::move(**device)};
+  std::vector<std::uint32_t> ids;
+  ids.reserve((*account)->devices.size());
+  for (const Device& d : (*account)->devices) ids.push_back(d.id);
+  return AuthenticatedDevice{std::string(uuid), (*account)->number, std::move(**device), std::move(ids)};
 }
 
 void AccountService::forget_recovery_password(const std::string& number) {
@@ -145,6 +149,7 @@ void AccountService::forget_recovery_password(const std::string& number) {
 
 Status AccountService::delete_account(const AuthenticatedDevice& device) {
   LK_RETURN_IF_ERROR(store_.delete_account(device.uuid));
+  if (devices_removed_) devices_removed_(device.uuid, std::nullopt);
   deletions_.inc();
   log::info("account_deleted", {{"uuid", device.uuid}, {"number", log::mask_number(device.number)}});
   return {};

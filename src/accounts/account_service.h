@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/config.h"
@@ -43,7 +45,12 @@ struct AuthenticatedDevice {
   std::string uuid;
   std::string number;
   Device device;
+  std::vector<std::uint32_t> account_device_ids;  // every device of the account, this one included
 };
+
+// Told when devices lose their credentials: `device_id` nullopt means every device of the account (it was
+// re-registered or deleted). Runs on the calling worker thread; must not block.
+using DevicesRemovedListener = std::function<void(const std::string& uuid, std::optional<std::uint32_t> device_id)>;
 
 // Thread-safe; every method may block on storage (call from a worker thread).
 class AccountService {
@@ -72,6 +79,9 @@ class AccountService {
   // Deletes the account of an authenticated device with all its devices and data. kNotFound if already gone.
   Status delete_account(const AuthenticatedDevice& device);
 
+  // Set once at start-up (the relay closes the sockets of removed devices).
+  void set_devices_removed_listener(DevicesRemovedListener listener) { devices_removed_ = std::move(listener); }
+
  private:
   const AccountsConfig& config_;
   AccountStore& store_;
@@ -84,6 +94,7 @@ class AccountService {
   Counter& registrations_new_;
   Counter& registrations_replaced_;
   Counter& deletions_;
+  DevicesRemovedListener devices_removed_;
 };
 
 }  // namespace latchkey

@@ -8,6 +8,11 @@
 #include <fstream>
 
 #include "accounts/account_service.h"
+#include "devices/device_service.h"
+#include "devices/provisioning_registry.h"
+#include "keys/key_service.h"
+#include "messages/client_presence.h"
+#include "messages/message_service.h"
 #include "core/encoding.h"
 #include "core/logging.h"
 #include "crypto/random.h"
@@ -38,6 +43,11 @@ struct Application::Components {
   std::unique_ptr<EncryptedStorageService> encrypted_storage;
   std::unique_ptr<TakeoverGuard> takeover;
   std::unique_ptr<AccountService> accounts;
+  std::unique_ptr<KeyService> keys;
+  std::unique_ptr<DeviceService> devices;
+  ProvisioningRegistry provisioning;
+  ClientPresence presence;
+  std::unique_ptr<MessageService> messages;
   Router router;
   std::unique_ptr<HttpServer> server;
 };
@@ -113,9 +123,22 @@ Status Application::start() {
                                                  c->random, c->metrics);
   AccountService* accounts = c->accounts.get();
   c->verification->set_on_verified([accounts](const std::string& number) { accounts->forget_recovery_password(number); });
+  c->keys = std::make_unique<KeyService>(config_.keys, *c->storage, *c->limits, c->clock);
+  c->devices = std::make_unique<DeviceService>(config_.devices, config_.accounts, *c->storage, *c->limits, c->clock,
+                                               c->random);
+  c->messages = std::make_unique<MessageService>(config_.messages, config_.devices.max_linked_devices, *c->storage,
+                                                 c->presence, *c->limits, c->clock, c->metrics);
+  // Devices that lose their credentials lose their open sockets too (close code 4401).
+  ClientPresence* presence = &c->presence;
+  auto unregister = [presence](const std::string& uuid, std::optional<std::uint32_t> device_id) {
+    presence->unregister(uuid, device_id);
+  };
+  c->accounts->set_devices_removed_listener(unregister);
+  c->devices->set_devices_removed_listener(unregister);
   add_api_routes(c->router, ApiServices{*c->verification, *c->accounts, *c->registration_lock, *c->backups,
                                         *c->takeover, *c->storage, c->metrics, c->clock,
-                                        *c->encrypted_storage});
+                                        *c->encrypted_storage, *c->keys, *c->devices, c->provisioning,
+                                        *c->messages, c->presence, *c->limits, c->random, config_.devices});
 
   c->server = std::make_unique<HttpServer>(config_.server, c->router, c->metrics);
   LK_RETURN_IF_ERROR(c->server->start());

@@ -162,7 +162,8 @@ class Reader {
 void read_server(Reader& r, const toml::table& t, ServerConfig& c) {
   const std::string p = "server";
   r.check_keys(t, p, {"listen", "io_threads", "worker_threads", "outbound_threads", "read_timeout", "idle_timeout",
-                      "max_body_bytes", "max_header_bytes", "max_connections", "shutdown_grace", "tls_certificate",
+                      "max_body_bytes", "max_header_bytes", "max_connections", "shutdown_grace", "websocket_max_frame_bytes",
+                      "websocket_ping_interval", "websocket_max_queued_frames", "tls_certificate",
                       "tls_private_key", "client_ip_header", "data_dir"});
   r.read(t, p, "listen", c.listen);
   r.read(t, p, "io_threads", c.io_threads, 1, 256);
@@ -174,6 +175,9 @@ void read_server(Reader& r, const toml::table& t, ServerConfig& c) {
   r.read(t, p, "max_header_bytes", c.max_header_bytes, 1024, 1024 * 1024);
   r.read(t, p, "max_connections", c.max_connections, 1, 10'000'000);
   r.read(t, p, "shutdown_grace", c.shutdown_grace);
+  r.read(t, p, "websocket_max_frame_bytes", c.websocket_max_frame_bytes, 1024, 64 << 20);
+  r.read(t, p, "websocket_ping_interval", c.websocket_ping_interval);
+  r.read(t, p, "websocket_max_queued_frames", c.websocket_max_queued_frames, 16, 10'000'000);
   r.read(t, p, "tls_certificate", c.tls_certificate);
   r.read(t, p, "tls_private_key", c.tls_private_key);
   r.read(t, p, "client_ip_header", c.client_ip_header);
@@ -229,7 +233,9 @@ void read_limits(Reader& r, const toml::table& t, LimitsConfig& c) {
   const std::string p = "limits";
   r.check_keys(t, p, {"session_create_per_number", "session_create_per_ip", "code_send_per_number",
                       "code_send_per_ip", "code_send_per_prefix", "code_check_per_number", "registration_per_number",
-                      "registration_lock_per_number",
+                      "registration_lock_per_number", "keys_upload_per_device", "prekey_lookup_per_requester",
+                      "directory_per_requester", "directory_per_target", "device_link_per_ip",
+                      "provisioning_per_account", "messages_per_sender",
                       "max_tracked_keys", "sms_pumping"});
   r.read(t, p, "session_create_per_number", c.session_create_per_number);
   r.read(t, p, "session_create_per_ip", c.session_create_per_ip);
@@ -239,6 +245,13 @@ void read_limits(Reader& r, const toml::table& t, LimitsConfig& c) {
   r.read(t, p, "code_check_per_number", c.code_check_per_number);
   r.read(t, p, "registration_per_number", c.registration_per_number);
   r.read(t, p, "registration_lock_per_number", c.registration_lock_per_number);
+  r.read(t, p, "keys_upload_per_device", c.keys_upload_per_device);
+  r.read(t, p, "prekey_lookup_per_requester", c.prekey_lookup_per_requester);
+  r.read(t, p, "directory_per_requester", c.directory_per_requester);
+  r.read(t, p, "directory_per_target", c.directory_per_target);
+  r.read(t, p, "device_link_per_ip", c.device_link_per_ip);
+  r.read(t, p, "provisioning_per_account", c.provisioning_per_account);
+  r.read(t, p, "messages_per_sender", c.messages_per_sender);
   r.read(t, p, "max_tracked_keys", c.max_tracked_keys, 1000, 1'000'000'000);
   if (const toml::table* pump = r.table(t, p, "sms_pumping")) {
     const std::string pp = "limits.sms_pumping";
@@ -249,6 +262,30 @@ void read_limits(Reader& r, const toml::table& t, LimitsConfig& c) {
     r.read(*pump, pp, "min_verified_ratio", c.sms_pumping.min_verified_ratio, 0.0, 1.0);
     r.read(*pump, pp, "pause", c.sms_pumping.pause);
   }
+}
+
+void read_keys(Reader& r, const toml::table& t, KeysConfig& c) {
+  const std::string p = "keys";
+  r.check_keys(t, p, {"max_prekeys_per_upload", "max_stored_prekeys"});
+  r.read(t, p, "max_prekeys_per_upload", c.max_prekeys_per_upload, 1, 10000);
+  r.read(t, p, "max_stored_prekeys", c.max_stored_prekeys, 1, 100000);
+}
+
+void read_devices(Reader& r, const toml::table& t, DevicesConfig& c) {
+  const std::string p = "devices";
+  r.check_keys(t, p, {"max_linked_devices", "link_code_ttl", "provisioning_socket_ttl", "max_provisioning_bytes"});
+  r.read(t, p, "max_linked_devices", c.max_linked_devices, 0, 100);
+  r.read(t, p, "link_code_ttl", c.link_code_ttl);
+  r.read(t, p, "provisioning_socket_ttl", c.provisioning_socket_ttl);
+  r.read(t, p, "max_provisioning_bytes", c.max_provisioning_bytes, 1, 1 << 20);
+}
+
+void read_messages(Reader& r, const toml::table& t, MessagesConfig& c) {
+  const std::string p = "messages";
+  r.check_keys(t, p, {"max_content_bytes", "max_queued_per_device", "fetch_batch"});
+  r.read(t, p, "max_content_bytes", c.max_content_bytes, 1, 16 << 20);
+  r.read(t, p, "max_queued_per_device", c.max_queued_per_device, 1, 100'000'000);
+  r.read(t, p, "fetch_batch", c.fetch_batch, 1, 10000);
 }
 
 void read_sms(Reader& r, const toml::table& t, SmsConfig& c) {
@@ -347,13 +384,17 @@ Result<Config> load_config_text(std::string_view toml_text, const std::string& o
   Config c;
   c.sms = default_config().sms;  // a file that leaves out providers or routing keeps the built-in outbox
   Reader r;
-  r.check_keys(root, "", {"server", "storage", "verification", "accounts", "limits", "sms", "log"});
+  r.check_keys(root, "", {"server", "storage", "verification", "accounts", "limits", "sms", "keys", "devices",
+                          "messages", "log"});
   if (auto* t = r.table(root, "", "server")) read_server(r, *t, c.server);
   if (auto* t = r.table(root, "", "storage")) read_storage(r, *t, c.storage);
   if (auto* t = r.table(root, "", "verification")) read_verification(r, *t, c.verification);
   if (auto* t = r.table(root, "", "accounts")) read_accounts(r, *t, c.accounts);
   if (auto* t = r.table(root, "", "limits")) read_limits(r, *t, c.limits);
   if (auto* t = r.table(root, "", "sms")) read_sms(r, *t, c.sms);
+  if (auto* t = r.table(root, "", "keys")) read_keys(r, *t, c.keys);
+  if (auto* t = r.table(root, "", "devices")) read_devices(r, *t, c.devices);
+  if (auto* t = r.table(root, "", "messages")) read_messages(r, *t, c.messages);
   if (auto* t = r.table(root, "", "log")) read_log(r, *t, c.log);
   std::vector<std::string> errors = r.errors;
   for (auto& e : validate_config(c)) errors.push_back(std::move(e));
@@ -423,6 +464,18 @@ std::vector<std::string> validate_config(const Config& c) {
   check_bucket("code_check_per_number", c.limits.code_check_per_number);
   check_bucket("registration_per_number", c.limits.registration_per_number);
   check_bucket("registration_lock_per_number", c.limits.registration_lock_per_number);
+  check_bucket("keys_upload_per_device", c.limits.keys_upload_per_device);
+  check_bucket("prekey_lookup_per_requester", c.limits.prekey_lookup_per_requester);
+  check_bucket("directory_per_requester", c.limits.directory_per_requester);
+  check_bucket("directory_per_target", c.limits.directory_per_target);
+  check_bucket("device_link_per_ip", c.limits.device_link_per_ip);
+  check_bucket("provisioning_per_account", c.limits.provisioning_per_account);
+  check_bucket("messages_per_sender", c.limits.messages_per_sender);
+  if (c.keys.max_prekeys_per_upload > c.keys.max_stored_prekeys)
+    fail("keys.max_prekeys_per_upload", "must not exceed keys.max_stored_prekeys");
+  if (c.devices.link_code_ttl.count() <= 0) fail("devices.link_code_ttl", "must be positive");
+  if (c.devices.provisioning_socket_ttl.count() <= 0) fail("devices.provisioning_socket_ttl", "must be positive");
+  if (c.server.websocket_ping_interval.count() <= 0) fail("server.websocket_ping_interval", "must be positive");
   if (c.accounts.registration_lock_window.count() <= 0) fail("accounts.registration_lock_window", "must be positive");
   if (c.accounts.backup_credentials_ttl.count() <= 0) fail("accounts.backup_credentials_ttl", "must be positive");
   if (c.accounts.takeover_delay.count() < 0) fail("accounts.takeover_delay", "must not be negative");

@@ -27,6 +27,9 @@ struct ServerConfig {
   std::size_t max_header_bytes = 8 * 1024; // larger request headers close the connection with 431
   std::size_t max_connections = 10000;     // further connections are accepted and closed at once
   Duration shutdown_grace = 10s;           // on SIGTERM, how long in-flight requests may take to finish
+  std::size_t websocket_max_frame_bytes = 65536;  // larger frames from a client close its socket with 1009
+  Duration websocket_ping_interval = 30s;         // an idle socket is pinged this often and closed if silent
+  std::size_t websocket_max_queued_frames = 10000;  // frames waiting for a slow reader; beyond, closed with 1013
   std::string tls_certificate;             // PEM chain; TLS is on when this and tls_private_key are set
   std::string tls_private_key;             // PEM key
   std::string client_ip_header;            // e.g. "X-Forwarded-For" behind a trusted proxy; empty: peer address
@@ -90,6 +93,13 @@ struct LimitsConfig {
   BucketConfig code_check_per_number{20, 30s};
   BucketConfig registration_per_number{10, 6min};
   BucketConfig registration_lock_per_number{10, 144min};  // failed Registration Lock attempts: 10 a day
+  BucketConfig keys_upload_per_device{20, 3min};          // PUT /v2/keys by one device
+  BucketConfig prekey_lookup_per_requester{100, 36s};     // bundles of other accounts fetched by one account
+  BucketConfig directory_per_requester{20, 3min};         // number lookups by one account: 20 then one per 3 min
+  BucketConfig directory_per_target{50, 30min};           // lookups of one number, by anyone
+  BucketConfig device_link_per_ip{10, 6min};              // PUT /v1/devices/link from one address
+  BucketConfig provisioning_per_account{10, 1min};        // provisioning messages sent by one account
+  BucketConfig messages_per_sender{1000, 10ms};           // message sends by one device (100/s sustained)
   std::size_t max_tracked_keys = 1'000'000;  // buckets kept in memory per limit at most
   SmsPumpingConfig sms_pumping;
 };
@@ -117,6 +127,24 @@ struct SmsConfig {
   SmsRoutingConfig routing;
 };
 
+struct KeysConfig {
+  std::size_t max_prekeys_per_upload = 100;  // one-time prekeys in one PUT /v2/keys
+  std::size_t max_stored_prekeys = 1000;     // one-time prekeys one device may hold
+};
+
+struct DevicesConfig {
+  int max_linked_devices = 5;                     // besides the primary (device 1)
+  Duration link_code_ttl = 10min;                 // lifetime of a code from POST /v1/devices/provisioning/code
+  Duration provisioning_socket_ttl = 10min;       // a provisioning socket is closed after this long
+  std::size_t max_provisioning_bytes = 16384;     // decoded provisioning message body
+};
+
+struct MessagesConfig {
+  std::size_t max_content_bytes = 49152;       // decoded content of one envelope
+  std::size_t max_queued_per_device = 10000;   // envelopes waiting for one device; further sends answer 429
+  int fetch_batch = 200;                       // queued envelopes read from storage at once when draining
+};
+
 struct LogConfig {
   std::string level = "info";  // trace, debug, info, warn, error
   bool access_log = false;     // one line per request (method, route, status, latency)
@@ -129,6 +157,9 @@ struct Config {
   AccountsConfig accounts;
   LimitsConfig limits;
   SmsConfig sms;
+  KeysConfig keys;
+  DevicesConfig devices;
+  MessagesConfig messages;
   LogConfig log;
 };
 

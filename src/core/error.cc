@@ -30,6 +30,9 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kMethodNotAllowed: return "method_not_allowed";
     case ErrorCode::kPayloadTooLarge: return "payload_too_large";
     case ErrorCode::kConflict: return "conflict";
+    case ErrorCode::kForbidden: return "forbidden";
+    case ErrorCode::kMismatchedDevices: return "mismatched_devices";
+    case ErrorCode::kStaleDevices: return "stale_devices";
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kInternal: return "internal_error";
   }

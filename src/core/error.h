@@ -68,6 +68,14 @@ enum class ErrorCode {
   kPayloadTooLarge,
   // A concurrent update won; the operation may be retried (storage-level, normally not surfaced).
   kConflict,
+  // The caller is authenticated but not allowed to do this (a linked device acting as the primary, a used
+  // or expired device link code).
+  kForbidden,
+  // A message's destination device list does not match the account's devices (details: missingDevices,
+  // extraDevices).
+  kMismatchedDevices,
+  // A message names a registration id that is not the device's current one (details: staleDevices).
+  kStaleDevices,
   // A dependency (storage) is unavailable or overloaded; the request may be retried.
   kUnavailable,
   // Anything unexpected: logged with details, answered without them.

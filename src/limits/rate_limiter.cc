@@ -61,6 +61,13 @@ const char* limit_name(Limit limit) {
     case Limit::kCodeCheckPerNumber: return "code_check_per_number";
     case Limit::kRegistrationPerNumber: return "registration_per_number";
     case Limit::kRegistrationLockPerNumber: return "registration_lock_per_number";
+    case Limit::kKeysUploadPerDevice: return "keys_upload_per_device";
+    case Limit::kPrekeyLookupPerRequester: return "prekey_lookup_per_requester";
+    case Limit::kDirectoryPerRequester: return "directory_per_requester";
+    case Limit::kDirectoryPerTarget: return "directory_per_target";
+    case Limit::kDeviceLinkPerIp: return "device_link_per_ip";
+    case Limit::kProvisioningPerAccount: return "provisioning_per_account";
+    case Limit::kMessagesPerSender: return "messages_per_sender";
   }
   return "unknown";
 }
@@ -75,6 +82,13 @@ Limits::Limits(const LimitsConfig& config, MetricsRegistry& metrics) {
       {Limit::kCodeCheckPerNumber, config.code_check_per_number},
       {Limit::kRegistrationPerNumber, config.registration_per_number},
       {Limit::kRegistrationLockPerNumber, config.registration_lock_per_number},
+      {Limit::kKeysUploadPerDevice, config.keys_upload_per_device},
+      {Limit::kPrekeyLookupPerRequester, config.prekey_lookup_per_requester},
+      {Limit::kDirectoryPerRequester, config.directory_per_requester},
+      {Limit::kDirectoryPerTarget, config.directory_per_target},
+      {Limit::kDeviceLinkPerIp, config.device_link_per_ip},
+      {Limit::kProvisioningPerAccount, config.provisioning_per_account},
+      {Limit::kMessagesPerSender, config.messages_per_sender},
   };
   for (const auto& [limit, bucket] : kBuckets) {
     auto i = static_cast<std::size_t>(limit);

@@ -67,6 +67,13 @@ enum class Limit {
   kCodeCheckPerNumber,
   kRegistrationPerNumber,
   kRegistrationLockPerNumber,
+  kKeysUploadPerDevice,
+  kPrekeyLookupPerRequester,
+  kDirectoryPerRequester,
+  kDirectoryPerTarget,
+  kDeviceLinkPerIp,
+  kProvisioningPerAccount,
+  kMessagesPerSender,
 };
 
 const char* limit_name(Limit limit);  // "session_create_per_number", ... as in the [limits] config table
@@ -82,7 +89,7 @@ class Limits {
   Status check(Limit limit, std::string_view key, EpochMillis now);
 
  private:
-  static constexpr std::size_t kCount = 8;
+  static constexpr std::size_t kCount = 15;
   std::array<std::unique_ptr<RateLimiter>, kCount> limiters_;
   std::array<Counter*, kCount> rejections_{};
 };

@@ -1,10 +1,16 @@
-// The public HTTP API (docs/api.md): verification sessions, registration, accounts, health and metrics.
+// The public HTTP API (docs/api.md): verification sessions, registration, accounts, keys, devices, messages,
+// health and metrics.
 // Handlers translate HTTP to domain calls and back; they hold no state of their own.
 #pragma once
 
 #include <functional>
 
 #include "accounts/account_service.h"
+#include "devices/device_service.h"
+#include "devices/provisioning_registry.h"
+#include "keys/key_service.h"
+#include "messages/client_presence.h"
+#include "messages/message_service.h"
 #include "encrypted_storage/encrypted_storage_service.h"
 #include "lock/backup_service.h"
 #include "lock/registration_lock.h"
@@ -25,6 +31,14 @@ struct ApiServices {
   MetricsRegistry& metrics;
   const Clock& clock;
   EncryptedStorageService& encrypted_storage;
+  KeyService& keys;
+  DeviceService& devices;
+  ProvisioningRegistry& provisioning;
+  MessageService& messages;
+  ClientPresence& presence;
+  Limits& limits;
+  Random& random;
+  const DevicesConfig& devices_config;
 };
 
 void add_verification_routes(Router& router, VerificationService& verification);
@@ -33,6 +47,11 @@ void add_lock_routes(Router& router, AccountService& accounts, RegistrationLockS
                      TakeoverGuard& takeover, const Clock& clock);
 void add_storage_routes(Router& router, AccountService& accounts, EncryptedStorageService& storage);
 void add_operations_routes(Router& router, Storage& storage, MetricsRegistry& metrics);
+void add_key_routes(Router& router, AccountService& accounts, KeyService& keys);
+void add_device_routes(Router& router, AccountService& accounts, DeviceService& devices,
+                       ProvisioningRegistry& provisioning, Limits& limits, const Clock& clock, Random& random,
+                       const DevicesConfig& config);
+void add_message_routes(Router& router, AccountService& accounts, MessageService& messages, ClientPresence& presence);
 
 inline void add_api_routes(Router& router, const ApiServices& s) {
   add_verification_routes(router, s.verification);
@@ -40,6 +59,9 @@ inline void add_api_routes(Router& router, const ApiServices& s) {
   add_lock_routes(router, s.accounts, s.registration_lock, s.backups, s.takeover, s.clock);
   add_storage_routes(router, s.accounts, s.encrypted_storage);
   add_operations_routes(router, s.storage, s.metrics);
+  add_key_routes(router, s.accounts, s.keys);
+  add_device_routes(router, s.accounts, s.devices, s.provisioning, s.limits, s.clock, s.random, s.devices_config);
+  add_message_routes(router, s.accounts, s.messages, s.presence);
 }
 
 // The device named by the request's Basic credentials ("uuid.deviceId:password" or "uuid:password").

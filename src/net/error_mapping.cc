@@ -30,6 +30,9 @@ int http_status_for(ErrorCode code) {
     case ErrorCode::kNoActiveCode: return 409;
     case ErrorCode::kSessionAlreadyVerified: return 409;
     case ErrorCode::kConflict: return 409;
+    case ErrorCode::kForbidden: return 403;
+    case ErrorCode::kMismatchedDevices: return 409;
+    case ErrorCode::kStaleDevices: return 410;
     case ErrorCode::kPayloadTooLarge: return 413;
     case ErrorCode::kRateLimited: return 429;
     case ErrorCode::kSmsPaused: return 429;

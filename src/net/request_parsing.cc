@@ -63,4 +63,25 @@ Result<BasicCredentials> basic_credentials(const HttpRequest& request) {
   return BasicCredentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
 }
 
+// Longest base64 text (with padding) of `bytes` bytes.
+static std::size_t base64_length(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
+
+Result<std::string> decode_base64(const nlohmann::json& value, const std::string& what, std::size_t max_bytes) {
+  if (!value.is_string()) return make_error(ErrorCode::kMalformedRequest, what + " must be a base64 string");
+  const std::string& text = value.get_ref<const std::string&>();
+  if (text.size() > base64_length(max_bytes) + 2) return make_error(ErrorCode::kMalformedRequest, what + " is too long");
+  auto bytes = base64_decode(text);
+  if (!bytes) bytes = base64url_decode(text);
+  if (!bytes) return make_error(ErrorCode::kMalformedRequest, what + " must be base64");
+  if (bytes->size() > max_bytes) return make_error(ErrorCode::kMalformedRequest, what + " is too long");
+  return *bytes;
+}
+
+Result<const nlohmann::json*> required_array(const nlohmann::json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_array())
+    return make_error(ErrorCode::kMalformedRequest, std::string(key) + " must be an array");
+  return &*it;
+}
+
 }  // namespace latchkey

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net/http_types.h"
+#include "net/websocket.h"
 
 namespace latchkey {
 
@@ -21,17 +22,28 @@ enum class HandlerPool {
 
 using Handler = std::function<HttpResponse(HttpRequest&)>;
 
+// Answers exactly once, from any thread.
+using Responder = std::function<void(HttpResponse)>;
+// A handler that answers later (for example once a write is durable) without holding its thread meanwhile. It
+// must call the responder exactly once; the request stays valid until then.
+using AsyncHandler = std::function<void(HttpRequest&, Responder)>;
+
 struct Route {
   std::string method;
   std::string pattern;  // also the metrics label
   HandlerPool pool = HandlerPool::kWorker;
-  Handler handler;
+  Handler handler;                    // one of handler, async_handler and websocket is set
+  AsyncHandler async_handler;
+  WebSocketAccept websocket;          // GET only: the request must be a WebSocket upgrade
   std::vector<std::string> segments;  // pattern split on '/'
 };
 
 class Router {
  public:
   void add(std::string method, std::string pattern, HandlerPool pool, Handler handler);
+  void add_async(std::string method, std::string pattern, HandlerPool pool, AsyncHandler handler);
+  // A WebSocket endpoint (GET). `accept` runs on the worker pool.
+  void add_websocket(std::string pattern, WebSocketAccept accept);
 
   struct Match {
     const Route* route = nullptr;      // null when nothing matched

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -17,6 +18,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include "core/logging.h"
 
@@ -25,6 +28,7 @@ namespace latchkey {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using asio::use_awaitable;
 
@@ -33,7 +37,24 @@ namespace {
 // One open connection, as the shutdown sequence sees it.
 struct Connection {
   std::atomic<bool> busy{false};   // a request is being read, handled or written
-  std::function<void()> close;     // closes the socket on the connection's strand; set once at start
+
+  // How shutdown ends this connection: closes the socket (HTTP) or sends a 1001 close frame (WebSocket).
+  void set_close(std::function<void()> f) {
+    std::lock_guard lock(close_mutex);
+    close_function = std::move(f);
+  }
+  void close() {
+    std::function<void()> f;
+    {
+      std::lock_guard lock(close_mutex);
+      f = close_function;
+    }
+    if (f) f();
+  }
+
+ private:
+  std::mutex close_mutex;
+  std::function<void()> close_function;  // guarded by close_mutex
 };
 
 std::string endpoint_text(const tcp::endpoint& ep) {
@@ -63,24 +84,201 @@ void name_pool_thread(const char* name) {
   }
 }
 
-template <class Pool>
-asio::awaitable<HttpResponse> run_on_pool(Pool& pool, const char* pool_name, const Route& route,
-                                          HttpRequest& request) {
+// Runs `f` on `pool` and resumes the calling coroutine on its own executor with f's answer.
+template <class T, class Pool, class F>
+asio::awaitable<T> on_pool(Pool& pool, const char* pool_name, F f) {
   auto executor = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(HttpResponse)>(
-      [&pool, pool_name, &route, &request, executor](auto handler) mutable {
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
+      [&pool, pool_name, executor, f = std::move(f)](auto handler) mutable {
         auto work = asio::make_work_guard(executor);
-        asio::post(pool, [handler = std::move(handler), work = std::move(work), pool_name, &route, &request]() mutable {
+        asio::post(pool, [handler = std::move(handler), work = std::move(work), pool_name, f = std::move(f)]() mutable {
           name_pool_thread(pool_name);
-          HttpResponse response = call_handler(route, request);
+          T result = f();
           auto resume_on = asio::get_associated_executor(handler);
-          asio::post(resume_on, [handler = std::move(handler), response = std::move(response)]() mutable {
-            handler(std::move(response));
+          asio::post(resume_on, [handler = std::move(handler), result = std::move(result)]() mutable {
+            handler(std::move(result));
           });
         });
       },
       use_awaitable);
 }
+
+template <class Pool>
+asio::awaitable<HttpResponse> run_on_pool(Pool& pool, const char* pool_name, const Route& route,
+                                          HttpRequest& request) {
+  co_return co_await on_pool<HttpResponse>(pool, pool_name, [&route, &request] { return call_handler(route, request); });
+}
+
+// Starts an async handler on `pool`; the coroutine resumes on its own executor when the handler responds.
+template <class Pool>
+asio::awaitable<HttpResponse> run_async_on_pool(Pool& pool, const char* pool_name, const Route& route,
+                                                HttpRequest& request) {
+  auto executor = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(HttpResponse)>(
+      [&pool, pool_name, &route, &request, executor](auto handler) mutable {
+        using HandlerType = decltype(handler);
+        struct State {
+          State(HandlerType h, asio::executor_work_guard<asio::any_io_executor> w) : handler(std::move(h)), work(std::move(w)) {}
+          HandlerType handler;
+          asio::executor_work_guard<asio::any_io_executor> work;
+          std::atomic<bool> answered{false};
+        };
+        auto state = std::make_shared<State>(std::move(handler), asio::make_work_guard(executor));
+        asio::post(pool, [state, pool_name, &route, &request] {
+          name_pool_thread(pool_name);
+          Responder respond = [state](HttpResponse response) {
+            if (state->answered.exchange(true)) return;
+            auto resume_on = asio::get_associated_executor(state->handler);
+            asio::post(resume_on, [state, response = std::move(response)]() mutable {
+              state->handler(std::move(response));
+            });
+          };
+          try {
+            route.async_handler(request, respond);
+          } catch (const std::exception& e) {
+            log::error("handler_failed", {{"route", route.pattern}, {"what", e.what()}});
+            respond(HttpResponse::error(make_error(ErrorCode::kInternal, "internal error")));
+          }
+        });
+      },
+      use_awaitable);
+}
+
+// The server side of one WebSocket connection (net/websocket.h). Frames are queued on the connection's I/O
+// thread and written by one write loop at a time; every member below the public interface is touched only on
+// that thread.
+template <class Stream>
+class WsChannel final : public WebSocketChannel, public std::enable_shared_from_this<WsChannel<Stream>> {
+ public:
+  WsChannel(asio::any_io_executor executor, asio::thread_pool& workers, std::size_t max_queued_frames)
+      : executor_(std::move(executor)), workers_(workers), max_queued_frames_(max_queued_frames), idle_(executor_) {}
+
+  void send(std::string text) override {
+    asio::post(executor_, [self = this->shared_from_this(), text = std::move(text)]() mutable {
+      self->enqueue(std::move(text));
+    });
+  }
+
+  void close(int code, std::string reason) override {
+    asio::post(executor_, [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
+      self->request_close(code, std::move(reason));
+    });
+  }
+
+  void post(std::function<void()> task) override {
+    asio::post(executor_, [self = this->shared_from_this(), task = std::move(task)] {
+      if (!self->ended_) task();
+    });
+  }
+
+  void post_work(std::function<void()> task) override {
+    asio::post(workers_, [task = std::move(task)] {
+      name_pool_thread("lk-worker");
+      try {
+        task();
+      } catch (const std::exception& e) {
+        log::error("websocket_task_failed", {{"what", e.what()}});
+      }
+    });
+  }
+
+  void schedule(std::chrono::milliseconds delay, std::function<void()> task) override {
+    asio::post(executor_, [self = this->shared_from_this(), delay, task = std::move(task)]() mutable {
+      if (self->ended_) return;
+      auto timer = std::make_shared<asio::steady_timer>(self->executor_, delay);
+      self->timers_.push_back(timer);
+      timer->async_wait([self, timer, task = std::move(task)](beast::error_code ec) {
+        if (!ec && !self->ended_) task();
+      });
+    });
+  }
+
+  // I/O thread only, from the connection's coroutine.
+  void attach(websocket::stream<Stream&>* ws) {
+    ws_ = ws;
+    pump();
+  }
+
+  // The connection ended: drops queued frames and cancels timers. Answers whether a write is still in flight.
+  bool detach() {
+    ended_ = true;
+    queue_.clear();
+    for (auto& timer : timers_) timer->cancel();
+    timers_.clear();
+    return writing_;
+  }
+
+  // Suspends until the write loop has stopped (after detach(), with the socket closed so that it fails fast).
+  asio::awaitable<void> wait_idle() {
+    while (writing_) {
+      idle_.expires_at(asio::steady_timer::time_point::max());
+      beast::error_code ec;
+      co_await idle_.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+  }
+
+ private:
+  void enqueue(std::string text) {
+    if (ended_ || close_code_) return;
+    if (queue_.size() >= max_queued_frames_) {
+      // The client does not read fast enough; what it missed is still queued in storage for its next connection.
+      queue_.clear();
+      request_close(1013, "too many frames waiting; reconnect");
+      return;
+    }
+    queue_.push_back(std::move(text));
+    pump();
+  }
+
+  void request_close(int code, std::string reason) {
+    if (ended_ || close_code_) return;
+    close_code_ = code;
+    close_reason_ = std::move(reason);
+    pump();
+  }
+
+  void pump() {
+    if (writing_ || ended_ || !ws_) return;
+    if (queue_.empty() && (!close_code_ || close_sent_)) return;
+    writing_ = true;
+    asio::co_spawn(executor_, write_loop(this->shared_from_this()), asio::detached);
+  }
+
+  static asio::awaitable<void> write_loop(std::shared_ptr<WsChannel> self) {
+    beast::error_code ec;
+    while (!self->ended_ && self->ws_) {
+      if (!self->queue_.empty()) {
+        std::string frame = std::move(self->queue_.front());
+        self->queue_.pop_front();
+        co_await self->ws_->async_write(asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+      } else if (self->close_code_ && !self->close_sent_) {
+        self->close_sent_ = true;
+        websocket::close_reason reason(static_cast<std::uint16_t>(self->close_code_));
+        reason.reason = self->close_reason_;
+        co_await self->ws_->async_close(reason, asio::redirect_error(use_awaitable, ec));
+        break;
+      } else {
+        break;
+      }
+    }
+    self->writing_ = false;
+    self->idle_.cancel();
+  }
+
+  asio::any_io_executor executor_;
+  asio::thread_pool& workers_;
+  const std::size_t max_queued_frames_;
+  asio::steady_timer idle_;
+  websocket::stream<Stream&>* ws_ = nullptr;
+  std::deque<std::string> queue_;
+  std::vector<std::shared_ptr<asio::steady_timer>> timers_;
+  bool writing_ = false;
+  bool ended_ = false;
+  int close_code_ = 0;
+  bool close_sent_ = false;
+  std::string close_reason_;
+};
 
 }  // namespace
 
@@ -134,8 +332,7 @@ struct HttpServer::Impl {
     return b == std::string::npos ? peer : last.substr(b, e - b + 1);
   }
 
-  asio::awaitable<HttpResponse> dispatch(HttpRequest& request, std::string& route_label) {
-    auto match = router.match(request.method, request.path);
+  asio::awaitable<HttpResponse> dispatch(HttpRequest& request, Router::Match& match, std::string& route_label) {
     if (!match.route) {
       route_label = "unmatched";
       if (!match.allowed_methods.empty()) {
@@ -148,6 +345,13 @@ struct HttpServer::Impl {
     }
     route_label = match.route->pattern;
     request.path_params = std::move(match.params);
+    if (match.route->websocket)
+      co_return HttpResponse::error(make_error(ErrorCode::kMalformedRequest, "this endpoint needs a WebSocket upgrade"));
+    if (match.route->async_handler) {
+      if (match.route->pool == HandlerPool::kOutbound)
+        co_return co_await run_async_on_pool(outbound, "lk-outbound", *match.route, request);
+      co_return co_await run_async_on_pool(workers, "lk-worker", *match.route, request);
+    }
     switch (match.route->pool) {
       case HandlerPool::kInline: co_return call_handler(*match.route, request);
       case HandlerPool::kWorker: co_return co_await run_on_pool(workers, "lk-worker", *match.route, request);
@@ -179,8 +383,61 @@ struct HttpServer::Impl {
   }
 
   // Serves requests on one connection until the client closes, an error, a timeout or shutdown.
+  // Runs an accepted WebSocket connection until it ends. The HTTP buffers are released first: an idle socket
+  // should cost little memory.
+  template <class Stream>
+  asio::awaitable<void> run_websocket(Stream& stream, Connection& connection, http::request<http::string_body> upgrade,
+                                      beast::flat_buffer& http_buffer, std::shared_ptr<WsChannel<Stream>> channel,
+                                      std::shared_ptr<WebSocketSession> session) {
+    beast::get_lowest_layer(stream).expires_never();
+    websocket::stream<Stream&> ws(stream);
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = config.read_timeout;
+    timeouts.idle_timeout = 2 * std::chrono::duration_cast<std::chrono::steady_clock::duration>(config.websocket_ping_interval);
+    timeouts.keep_alive_pings = true;
+    ws.set_option(timeouts);
+    ws.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "latchkeyd"); }));
+    ws.read_message_max(config.websocket_max_frame_bytes);
+    ws.auto_fragment(false);
+    beast::error_code ec;
+    co_await ws.async_accept(upgrade, asio::redirect_error(use_awaitable, ec));
+    upgrade = {};
+    http_buffer = beast::flat_buffer();
+    if (!ec) {
+      channel->attach(&ws);
+      std::weak_ptr<WsChannel<Stream>> weak = channel;
+      connection.set_close([weak] {
+        if (auto c = weak.lock()) c->close(kCloseGoingAway, "shutting down");
+      });
+      connection.busy = false;
+      if (stopping) channel->close(kCloseGoingAway, "shutting down");
+      session->on_open();
+      beast::flat_buffer buffer;
+      for (;;) {
+        co_await ws.async_read(buffer, asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+        if (ws.got_text()) {
+          auto data = buffer.data();
+          session->on_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
+        } else {
+          channel->close(kCloseUnsupportedData, "binary frames are not accepted");
+        }
+        buffer.consume(buffer.size());
+        if (buffer.capacity() > 16384) buffer = beast::flat_buffer();
+      }
+    }
+    if (channel->detach()) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(stream).socket().close(ignored);  // fails the write in flight at once
+      co_await channel->wait_idle();
+    }
+    session->on_closed();
+  }
+
   template <class Stream>
   asio::awaitable<void> serve(Stream& stream, Connection& connection, const std::string& peer) {
+    std::optional<HttpResponse> response_override;
     beast::flat_buffer buffer(std::max<std::size_t>(8192, config.max_header_bytes));
     for (;;) {
       if (buffer.size() == 0) {
@@ -243,7 +500,41 @@ struct HttpServer::Impl {
       request.client_ip = client_ip_of(peer, request);
 
       std::string route_label;
-      HttpResponse response = co_await dispatch(request, route_label);
+      auto match = router.match(request.method, request.path);
+      if (match.route && match.route->websocket && websocket::is_upgrade(req)) {
+        route_label = match.route->pattern;
+        request.path_params = std::move(match.params);
+        auto channel = std::make_shared<WsChannel<Stream>>(co_await asio::this_coro::executor, workers,
+                                                           config.websocket_max_queued_frames);
+        const Route& route = *match.route;
+        auto accepted = co_await on_pool<Result<std::shared_ptr<WebSocketSession>>>(
+            workers, "lk-worker",
+            // By reference: g++ 12 destroys a by-value capture of a lambda passed to a coroutine twice.
+            [&route, &request, &channel]() -> Result<std::shared_ptr<WebSocketSession>> {
+              try {
+                return route.websocket(request, channel);
+              } catch (const std::exception& e) {
+                log::error("handler_failed", {{"route", route.pattern}, {"what", e.what()}});
+                return make_error(ErrorCode::kInternal, "internal error");
+              }
+            });
+        if (accepted.ok()) {
+          record(route_label, request.method, 101, 0);
+          co_await run_websocket(stream, connection, parser.release(), buffer, channel, std::move(*accepted));
+          co_return;
+        }
+        // Refused before the handshake: answered as plain HTTP below, and the connection may go on.
+        match.route = nullptr;
+        response_override = HttpResponse::error(accepted.error());
+      }
+      // (No co_await inside a conditional expression: g++ 12 miscompiles it.)
+      HttpResponse response;
+      if (response_override) {
+        response = std::move(*response_override);
+        response_override.reset();
+      } else {
+        response = co_await dispatch(request, match, route_label);
+      }
 
       bool keep_alive = req.keep_alive() && !stopping;
       http::response<http::string_body> res{static_cast<http::status>(response.status), req.version()};
@@ -306,11 +597,11 @@ struct HttpServer::Impl {
       if (tls) {
         auto stream = std::make_shared<beast::ssl_stream<beast::tcp_stream>>(std::move(socket), *tls);
         std::weak_ptr<beast::ssl_stream<beast::tcp_stream>> weak = stream;
-        connection->close = [executor, weak] {
+        connection->set_close([executor, weak] {
           asio::post(executor, [weak] {
             if (auto s = weak.lock()) beast::get_lowest_layer(*s).close();
           });
-        };
+        });
         beast::get_lowest_layer(*stream).expires_after(config.read_timeout);
         co_await stream->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
         if (!ec) {
@@ -321,11 +612,11 @@ struct HttpServer::Impl {
       } else {
         auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
         std::weak_ptr<beast::tcp_stream> weak = stream;
-        connection->close = [executor, weak] {
+        connection->set_close([executor, weak] {
           asio::post(executor, [weak] {
             if (auto s = weak.lock()) s->close();
           });
-        };
+        });
         co_await serve(*stream, *connection, peer);
         stream->socket().shutdown(tcp::socket::shutdown_send, ec);
       }
@@ -384,7 +675,7 @@ struct HttpServer::Impl {
     {
       std::lock_guard lock(connections_mutex);
       for (auto& [id, c] : connections)
-        if (!c->busy && c->close) idle.push_back(c);
+        if (!c->busy) idle.push_back(c);
     }
     for (auto& c : idle) c->close();  // closing happens outside the registry lock
     if (connection_count() == 0) {

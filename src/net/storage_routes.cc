@@ -6,29 +6,6 @@
 namespace latchkey {
 namespace {
 
-// Longest base64 text (with padding) of `bytes` bytes.
-std::size_t base64_length(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
-
-// Base64 (standard or URL-safe) text decoded to bytes; kMalformedRequest naming `what` otherwise.
-Result<std::string> decode_base64(const nlohmann::json& value, const std::string& what, std::size_t max_bytes) {
-  if (!value.is_string()) return make_error(ErrorCode::kMalformedRequest, what + " must be a base64 string");
-  const std::string& text = value.get_ref<const std::string&>();
-  if (text.size() > base64_length(max_bytes) + 2)
-    return make_error(ErrorCode::kMalformedRequest, what + " is too long");
-  auto bytes = base64_decode(text);
-  if (!bytes) bytes = base64url_decode(text);
-  if (!bytes) return make_error(ErrorCode::kMalformedRequest, what + " must be base64");
-  return *bytes;
-}
-
-// The body's array member `key`; kMalformedRequest when missing or not an array.
-Result<const nlohmann::json*> required_array(const nlohmann::json& body, const char* key) {
-  auto it = body.find(key);
-  if (it == body.end() || !it->is_array())
-    return make_error(ErrorCode::kMalformedRequest, std::string(key) + " must be an array");
-  return &*it;
-}
-
 // The decoded keys of a {"keys": [...]} body. Length limits are the service's; here only the format.
 Result<std::vector<std::string>> parse_keys(const HttpRequest& request) {
   auto body = parse_json_object(request.body);

@@ -29,6 +29,11 @@ struct Account {
   std::string recovery_password_record;  // record of the registration recovery password; empty: none
 };
 
+struct LinkedDevice {
+  std::string uuid;
+  std::uint32_t device_id = 0;
+};
+
 struct RegistrationRecord {
   Account account;               // as stored after the call
   bool replaced_existing = false;  // the number had an account whose devices were removed
@@ -41,8 +46,9 @@ class AccountStore {
   virtual ~AccountStore() = default;
 
   // In one transaction: if `number` has no account, creates one with uuid `new_uuid` and `primary` as its only
-  // device; otherwise keeps the existing uuid and replaces every device (and with them their credentials and
-  // anything queued for them) by `primary`; the account's Registration Lock, backup and notices are kept.
+  // device; otherwise keeps the existing uuid and replaces every device (and with them their credentials, keys
+  // and queued envelopes) by `primary`, and clears the identity key and unused device link codes; the
+  // account's Registration Lock, backup and notices are kept.
   // Durable when it returns ok.
   virtual Result<RegistrationRecord> create_or_replace(const std::string& number, const std::string& new_uuid,
                                                        const Device& primary, EpochMillis now) = 0;
@@ -62,6 +68,19 @@ class AccountStore {
 
   // Sets (non-empty record) or clears (empty) the registration recovery password. kNotFound if no account.
   virtual Status set_recovery_password(const std::string& uuid, const std::string& record) = 0;
+
+  // Stores a device link code (its keyed hash) for the account, valid until `expires_at`; also drops expired
+  // codes. kNotFound if there is no such account.
+  virtual Status put_link_code(const std::string& uuid, const std::string& code_hash, EpochMillis expires_at) = 0;
+
+  // In one transaction: consumes the unexpired link code `code_hash` and adds `device` to its account with the
+  // lowest free id from 2. Errors: kForbidden (no such code, used or expired), kConflict (the account has
+  // 1 + max_linked devices already; the code is kept).
+  virtual Result<LinkedDevice> link_device(const std::string& code_hash, const Device& device, int max_linked,
+                                           EpochMillis now) = 0;
+
+  // Removes a device with its keys and queued envelopes. kNotFound if it does not exist.
+  virtual Status remove_device(const std::string& uuid, std::uint32_t device_id) = 0;
 
   // Deletes the account, its devices and all their data (backup, notices). kNotFound if there is no such account.
   virtual Status delete_account(const std::string& uuid) = 0;

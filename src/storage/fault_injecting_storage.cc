@@ -72,6 +72,19 @@ class FaultInjectingStorage::AccountStoreWrapper final : public AccountStore {
     LK_RETURN_IF_ERROR(owner_.admit_write());
     return inner_.set_registration_lock(uuid, record);
   }
+  Status put_link_code(const std::string& uuid, const std::string& code_hash, EpochMillis expires_at) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.put_link_code(uuid, code_hash, expires_at);
+  }
+  Result<LinkedDevice> link_device(const std::string& code_hash, const Device& device, int max_linked,
+                                   EpochMillis now) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.link_device(code_hash, device, max_linked, now);
+  }
+  Status remove_device(const std::string& uuid, std::uint32_t device_id) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.remove_device(uuid, device_id);
+  }
   Status delete_account(const std::string& uuid) override {
     LK_RETURN_IF_ERROR(owner_.admit_write());
     return inner_.delete_account(uuid);

@@ -11,7 +11,8 @@ namespace latchkey {
 
 // Forwards every call to the wrapped Storage unless a planned fault applies; a failed call never reaches the
 // backend (nothing is written). Writes are: VerificationSessionStore::insert, update, delete_expired;
-// AccountStore::create_or_replace, touch_device, set_registration_lock, delete_account; BackupStore::put,
+// AccountStore::create_or_replace, touch_device, set_registration_lock, put_link_code, link_device,
+// remove_device, delete_account; BackupStore::put,
 // expose, attempt_restore, erase; NoticeStore::add, delete_older_than; EncryptedStorageStore::put_manifest,
 // put_items, delete_items. Every other store call is a read.
 // Thread-safe: the stores and the fault controls may be used from any threads at once.
@@ -28,6 +29,9 @@ class FaultInjectingStorage final : public Storage {
   EncryptedStorageStore& encrypted_storage() override;
   // Takeover attempts are passed through without injected faults.
   TakeoverStore& takeovers() override { return inner_->takeovers(); }
+  // Keys and queued messages are passed through without injected faults.
+  KeyStore& keys() override { return inner_->keys(); }
+  MessageStore& messages() override { return inner_->messages(); }
   Status check_health() override;  // kUnavailable while reads fail, else the backend's answer
   void close() override;
 

@@ -9,6 +9,8 @@
 #include "storage/account_store.h"
 #include "storage/backup_store.h"
 #include "storage/encrypted_storage_store.h"
+#include "storage/key_store.h"
+#include "storage/message_store.h"
 #include "storage/notice_store.h"
 #include "storage/takeover_store.h"
 #include "storage/verification_session_store.h"
@@ -25,6 +27,8 @@ class Storage {
   virtual NoticeStore& notices() = 0;
   virtual EncryptedStorageStore& encrypted_storage() = 0;
   virtual TakeoverStore& takeovers() = 0;
+  virtual KeyStore& keys() = 0;
+  virtual MessageStore& messages() = 0;
 
   // Ok when the backend answers a trivial query.
   virtual Status check_health() = 0;

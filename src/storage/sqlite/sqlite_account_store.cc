@@ -30,6 +30,17 @@ constexpr std::string_view kInsertDevice =
     "INSERT INTO devices (account_uuid, device_id, password_hash, registration_id, name, created_at, "
     "last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 constexpr std::string_view kDeleteDevices = "DELETE FROM devices WHERE account_uuid = ?1";
+constexpr std::string_view kClearIdentityKey = "UPDATE accounts SET identity_key = NULL WHERE uuid = ?1";
+constexpr std::string_view kDeleteLinkCodes = "DELETE FROM device_link_codes WHERE account_uuid = ?1";
+constexpr std::string_view kDeleteExpiredLinkCodes = "DELETE FROM device_link_codes WHERE expires_at <= ?1";
+constexpr std::string_view kInsertLinkCode =
+    "INSERT INTO device_link_codes (code_hash, account_uuid, expires_at) VALUES (?1, ?2, ?3)";
+constexpr std::string_view kSelectLinkCode =
+    "SELECT account_uuid FROM device_link_codes WHERE code_hash = ?1 AND expires_at > ?2";
+constexpr std::string_view kDeleteLinkCode = "DELETE FROM device_link_codes WHERE code_hash = ?1";
+constexpr std::string_view kSelectDeviceIds = "SELECT device_id FROM devices WHERE account_uuid = ?1 ORDER BY device_id";
+constexpr std::string_view kDeleteDevice = "DELETE FROM devices WHERE account_uuid = ?1 AND device_id = ?2";
+constexpr std::string_view kAccountExists = "SELECT 1 FROM accounts WHERE uuid = ?1";
 constexpr std::string_view kTouchDevice =
     "UPDATE devices SET last_seen_at = ?3 WHERE account_uuid = ?1 AND device_id = ?2";
 
@@ -72,13 +83,15 @@ Result<RegistrationRecord> SqliteAccountStore::create_or_replace(const std::stri
           }
         }
         if (record.replaced_existing) {
-          // Only the devices go: the account row stays, so its lock, backup and notices (which cascade from
-          // it) are kept.
-          auto remove = connection.prepare(kDeleteDevices);
-          if (!remove.ok()) return remove.take_error();
-          remove->bind_text(1, record.account.uuid);
-          Result<int> removed = remove->run("removing the account's devices");
-          if (!removed.ok()) return removed.take_error();
+          // Only the devices go (with their keys and queued envelopes, by cascade): the account row stays, so
+          // its lock, backup and notices are kept. The identity was the old owner's.
+          for (std::string_view sql : {kDeleteDevices, kClearIdentityKey, kDeleteLinkCodes}) {
+            auto remove = connection.prepare(sql);
+            if (!remove.ok()) return remove.take_error();
+            remove->bind_text(1, record.account.uuid);
+            Result<int> removed = remove->run("removing the account's devices");
+            if (!removed.ok()) return removed.take_error();
+          }
         } else {
           record.account.uuid = new_uuid;
           record.account.created_at = now;
@@ -207,6 +220,103 @@ Status SqliteAccountStore::delete_account(const std::string& uuid) {
     Result<int> removed = remove->run("deleting an account");
     if (!removed.ok()) return removed.take_error();
     if (*removed == 0) return make_error(ErrorCode::kNotFound, "no such account");
+    return {};
+  });
+}
+
+}  // namespace latchkey
+
+namespace latchkey {
+
+Status SqliteAccountStore::put_link_code(const std::string& uuid, const std::string& code_hash,
+                                         EpochMillis expires_at) {
+  return database_.write([&](SqliteConnection& connection) -> Status {
+    {
+      auto exists = connection.prepare(kAccountExists);
+      if (!exists.ok()) return exists.take_error();
+      exists->bind_text(1, uuid);
+      Result<bool> row = exists->step("reading an account");
+      if (!row.ok()) return row.take_error();
+      if (!*row) return make_error(ErrorCode::kNotFound, "no such account");
+    }
+    {
+      // Codes live minutes; dropping the expired ones here keeps the table small without a sweeper.
+      auto expired = connection.prepare(kDeleteExpiredLinkCodes);
+      if (!expired.ok()) return expired.take_error();
+      expired->bind_int64(1, expires_at - 24LL * 3600 * 1000);
+      LK_RETURN_IF_ERROR(expired->run("deleting expired link codes"));
+    }
+    auto insert = connection.prepare(kInsertLinkCode);
+    if (!insert.ok()) return insert.take_error();
+    insert->bind_blob(1, code_hash);
+    insert->bind_text(2, uuid);
+    insert->bind_int64(3, expires_at);
+    LK_RETURN_IF_ERROR(insert->run("storing a link code"));
+    return {};
+  });
+}
+
+Result<LinkedDevice> SqliteAccountStore::link_device(const std::string& code_hash, const Device& device,
+                                                     int max_linked, EpochMillis now) {
+  return database_.write_returning<LinkedDevice>([&](SqliteConnection& connection) -> Result<LinkedDevice> {
+    LinkedDevice linked;
+    {
+      auto select = connection.prepare(kSelectLinkCode);
+      if (!select.ok()) return select.take_error();
+      select->bind_blob(1, code_hash);
+      select->bind_int64(2, now);
+      Result<bool> row = select->step("reading a link code");
+      if (!row.ok()) return row.take_error();
+      if (!*row) return make_error(ErrorCode::kForbidden, "the verification code is not valid");
+      linked.uuid = select->column_text(0);
+    }
+    std::vector<std::uint32_t> ids;
+    {
+      auto select = connection.prepare(kSelectDeviceIds);
+      if (!select.ok()) return select.take_error();
+      select->bind_text(1, linked.uuid);
+      for (;;) {
+        Result<bool> row = select->step("reading device ids");
+        if (!row.ok()) return row.take_error();
+        if (!*row) break;
+        ids.push_back(static_cast<std::uint32_t>(select->column_int64(0)));
+      }
+    }
+    if (ids.size() >= static_cast<std::size_t>(max_linked) + 1)
+      return make_error(ErrorCode::kConflict, "too many devices");
+    std::uint32_t id = 2;
+    for (std::uint32_t used : ids)
+      if (used == id) ++id;
+    linked.device_id = id;
+    {
+      auto remove = connection.prepare(kDeleteLinkCode);
+      if (!remove.ok()) return remove.take_error();
+      remove->bind_blob(1, code_hash);
+      LK_RETURN_IF_ERROR(remove->run("consuming a link code"));
+    }
+    auto insert = connection.prepare(kInsertDevice);
+    if (!insert.ok()) return insert.take_error();
+    insert->bind_text(1, linked.uuid);
+    insert->bind_int64(2, id);
+    insert->bind_blob(3, device.password_hash);
+    insert->bind_int64(4, device.registration_id);
+    insert->bind_blob(5, device.name);
+    insert->bind_int64(6, now);
+    insert->bind_int64(7, now);
+    LK_RETURN_IF_ERROR(insert->run("inserting a linked device"));
+    return linked;
+  });
+}
+
+Status SqliteAccountStore::remove_device(const std::string& uuid, std::uint32_t device_id) {
+  return database_.write([&](SqliteConnection& connection) -> Status {
+    auto remove = connection.prepare(kDeleteDevice);
+    if (!remove.ok()) return remove.take_error();
+    remove->bind_text(1, uuid);
+    remove->bind_int64(2, device_id);
+    Result<int> removed = remove->run("removing a device");
+    if (!removed.ok()) return removed.take_error();
+    if (*removed == 0) return make_error(ErrorCode::kNotFound, "no such device");
     return {};
   });
 }

@@ -27,6 +27,10 @@ class SqliteAccountStore final : public AccountStore {
   Status touch_device(const std::string& uuid, std::uint32_t device_id, EpochMillis now) override;
   Status set_registration_lock(const std::string& uuid, const std::string& record) override;
   Status set_recovery_password(const std::string& uuid, const std::string& record) override;
+  Status put_link_code(const std::string& uuid, const std::string& code_hash, EpochMillis expires_at) override;
+  Result<LinkedDevice> link_device(const std::string& code_hash, const Device& device, int max_linked,
+                                   EpochMillis now) override;
+  Status remove_device(const std::string& uuid, std::uint32_t device_id) override;
   Status delete_account(const std::string& uuid) override;
 
  private:

@@ -117,6 +117,50 @@ CREATE INDEX takeover_attempts_by_account_session ON takeover_attempts (account_
     {5, R"sql(
 ALTER TABLE accounts ADD COLUMN recovery_password_record BLOB;
 )sql"},
+    {6, R"sql(
+ALTER TABLE accounts ADD COLUMN identity_key BLOB;
+ALTER TABLE devices ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE signed_prekeys (
+  account_uuid TEXT NOT NULL,
+  device_id INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  public_key BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  PRIMARY KEY (account_uuid, device_id),
+  FOREIGN KEY (account_uuid, device_id) REFERENCES devices (account_uuid, device_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+CREATE TABLE prekeys (
+  account_uuid TEXT NOT NULL,
+  device_id INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  public_key BLOB NOT NULL,
+  PRIMARY KEY (account_uuid, device_id, key_id),
+  FOREIGN KEY (account_uuid, device_id) REFERENCES devices (account_uuid, device_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_uuid TEXT NOT NULL,
+  device_id INTEGER NOT NULL,
+  source_uuid TEXT NOT NULL,
+  source_device INTEGER NOT NULL,
+  type INTEGER NOT NULL,
+  timestamp INTEGER NOT NULL,
+  server_timestamp INTEGER NOT NULL,
+  content BLOB NOT NULL,
+  FOREIGN KEY (account_uuid, device_id) REFERENCES devices (account_uuid, device_id) ON DELETE CASCADE
+);
+CREATE INDEX messages_by_device_id ON messages (account_uuid, device_id, id);
+
+CREATE TABLE device_link_codes (
+  code_hash BLOB NOT NULL PRIMARY KEY,
+  account_uuid TEXT NOT NULL REFERENCES accounts (uuid) ON DELETE CASCADE,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX device_link_codes_by_account ON device_link_codes (account_uuid);
+)sql"},
 };
 
 constexpr std::string_view kSavepoint = "SAVEPOINT batch_write";
@@ -442,15 +486,25 @@ SqliteDatabase::SqliteDatabase(const StorageConfig& config,
 SqliteDatabase::~SqliteDatabase() { close(); }
 
 Status SqliteDatabase::write(WriteFunction function) {
-  std::future<Status> done;
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> done = promise->get_future();
+  write_async(std::move(function), [promise](Status status) { promise->set_value(std::move(status)); });
+  return done.get();
+}
+
+void SqliteDatabase::write_async(WriteFunction function, std::function<void(Status)> done) {
   {
     std::lock_guard lock(queue_mutex_);
-    if (writes_closed_) return make_error(ErrorCode::kUnavailable, "storage is closed");
-    queue_.push_back(PendingWrite{std::move(function), {}});
-    done = queue_.back().done.get_future();
+    if (!writes_closed_) {
+      queue_.push_back(PendingWrite{std::move(function), std::move(done)});
+      done = nullptr;
+    }
+  }
+  if (done) {
+    done(make_error(ErrorCode::kUnavailable, "storage is closed"));
+    return;
   }
   queue_changed_.notify_one();
-  return done.get();
 }
 
 void SqliteDatabase::run_writer() {
@@ -528,7 +582,7 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
     }
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    batch[i].done.set_value(batch_error ? Status(*batch_error) : std::move(results[i]));
+    batch[i].done(batch_error ? Status(*batch_error) : std::move(results[i]));
   }
 }
 

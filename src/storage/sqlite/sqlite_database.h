@@ -154,6 +154,11 @@ class SqliteDatabase {
   // (nothing in it was applied); kUnavailable after close() or when the file is locked by another process.
   Status write(WriteFunction function);
 
+  // As write(), without blocking: `done` is called once with the same answer, on the writer thread right after
+  // the batch commits (or at once, on the calling thread, after close()). `done` must be quick and must not
+  // call write() or read(); hand longer work to another thread.
+  void write_async(WriteFunction function, std::function<void(Status)> done);
+
   // As write(), for a closure that answers a value.
   template <class T>
   Result<T> write_returning(const std::function<Result<T>(SqliteConnection&)>& function);
@@ -182,7 +187,7 @@ class SqliteDatabase {
  private:
   struct PendingWrite {
     WriteFunction function;
-    std::promise<Status> done;
+    std::function<void(Status)> done;
   };
 
   SqliteDatabase(const StorageConfig& config, std::unique_ptr<SqliteConnection> writer_connection,

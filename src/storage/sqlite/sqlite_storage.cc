@@ -16,7 +16,9 @@ SqliteStorage::SqliteStorage(std::unique_ptr<SqliteDatabase> database)
       backups_(*database_),
       notices_(*database_),
       encrypted_storage_(*database_),
-      takeovers_(*database_) {}
+      takeovers_(*database_),
+      keys_(*database_),
+      messages_(*database_) {}
 
 SqliteStorage::~SqliteStorage() { close(); }
 

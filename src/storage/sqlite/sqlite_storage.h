@@ -9,6 +9,8 @@
 #include "storage/sqlite/sqlite_backup_store.h"
 #include "storage/sqlite/sqlite_database.h"
 #include "storage/sqlite/sqlite_encrypted_storage_store.h"
+#include "storage/sqlite/sqlite_key_store.h"
+#include "storage/sqlite/sqlite_message_store.h"
 #include "storage/sqlite/sqlite_notice_store.h"
 #include "storage/sqlite/sqlite_takeover_store.h"
 #include "storage/sqlite/sqlite_session_store.h"
@@ -30,6 +32,8 @@ class SqliteStorage final : public Storage {
   NoticeStore& notices() override { return notices_; }
   EncryptedStorageStore& encrypted_storage() override { return encrypted_storage_; }
   TakeoverStore& takeovers() override { return takeovers_; }
+  KeyStore& keys() override { return keys_; }
+  MessageStore& messages() override { return messages_; }
 
   // Runs "SELECT 1" on a read connection. kUnavailable after close().
   Status check_health() override;
@@ -49,6 +53,8 @@ class SqliteStorage final : public Storage {
   SqliteNoticeStore notices_;
   SqliteEncryptedStorageStore encrypted_storage_;
   SqliteTakeoverStore takeovers_;
+  SqliteKeyStore keys_;
+  SqliteMessageStore messages_;
 };
 
 }  // namespace latchkey

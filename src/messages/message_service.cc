@@ -1,0 +1,126 @@
+#include "messages/message_service.h"
+
+#include <algorithm>
+#include <memory>
+
+namespace latchkey {
+namespace {
+
+bool known_type(int type) { return type == 1 || type == 3 || type == 8; }
+
+}  // namespace
+
+MessageService::MessageService(const MessagesConfig& config, int max_linked_devices, Storage& storage,
+                               ClientPresence& presence, Limits& limits, const Clock& clock, MetricsRegistry& metrics)
+    : config_(config),
+      max_linked_devices_(max_linked_devices),
+      storage_(storage),
+      presence_(presence),
+      limits_(limits),
+      clock_(clock),
+      sent_(metrics.counter("latchkey_messages_stored_total", "Envelopes stored for delivery")),
+      pushed_(metrics.counter("latchkey_messages_pushed_total", "Envelopes handed at once to a connected device")),
+      acknowledged_(metrics.counter("latchkey_messages_ack_frames_total", "Acknowledgement batches received")) {}
+
+Status MessageService::validate(const AuthenticatedDevice& sender, const MessageSendRequest& request,
+                                const Account& destination) const {
+  bool to_self = destination.uuid == sender.uuid;
+  std::vector<std::uint32_t> missing, extra, stale;
+  for (const Device& device : destination.devices) {
+    if (to_self && device.id == sender.device.id) continue;
+    bool named = std::any_of(request.messages.begin(), request.messages.end(),
+                             [&](const OutgoingEnvelope& m) { return m.destination_device == device.id; });
+    if (!named) missing.push_back(device.id);
+  }
+  for (const OutgoingEnvelope& m : request.messages) {
+    auto device = std::find_if(destination.devices.begin(), destination.devices.end(),
+                               [&](const Device& d) { return d.id == m.destination_device; });
+    if (device == destination.devices.end() || (to_self && m.destination_device == sender.device.id)) {
+      extra.push_back(m.destination_device);
+    } else if (device->registration_id != m.destination_registration_id) {
+      stale.push_back(m.destination_device);
+    }
+  }
+  if (!missing.empty() || !extra.empty()) {
+    Error error = make_error(ErrorCode::kMismatchedDevices, "the destination devices do not match the account's");
+    error.details = {{"missingDevices", missing}, {"extraDevices", extra}};
+    return error;
+  }
+  if (!stale.empty()) {
+    Error error = make_error(ErrorCode::kStaleDevices, "some destination devices were replaced");
+    error.details = {{"staleDevices", stale}};
+    return error;
+  }
+  return {};
+}
+
+void MessageService::send(const AuthenticatedDevice& sender, MessageSendRequest request, SendDone done) {
+  auto refuse = [&done](Error error) { done(std::move(error)); };
+  if (request.messages.empty()) return refuse(make_error(ErrorCode::kMalformedRequest, "messages must not be empty"));
+  if (request.messages.size() > static_cast<std::size_t>(max_linked_devices_) + 1)
+    return refuse(make_error(ErrorCode::kMalformedRequest, "messages names more devices than an account can have"));
+  if (request.timestamp < 0) return refuse(make_error(ErrorCode::kMalformedRequest, "timestamp must not be negative"));
+  for (std::size_t i = 0; i < request.messages.size(); ++i) {
+    const OutgoingEnvelope& m = request.messages[i];
+    std::string field = "messages[" + std::to_string(i) + "]";
+    if (!known_type(m.type)) return refuse(make_error(ErrorCode::kMalformedRequest, field + ".type must be 1, 3 or 8"));
+    if (m.content.empty() || m.content.size() > config_.max_content_bytes)
+      return refuse(make_error(ErrorCode::kMalformedRequest,
+                               field + ".content must decode to 1 to " + std::to_string(config_.max_content_bytes) + " bytes"));
+    for (std::size_t j = 0; j < i; ++j)
+      if (request.messages[j].destination_device == m.destination_device)
+        return refuse(make_error(ErrorCode::kMalformedRequest, field + ".destinationDeviceId is listed twice"));
+  }
+  EpochMillis now = clock_.now_ms();
+  Status allowed = limits_.check(Limit::kMessagesPerSender, sender.uuid + "." + std::to_string(sender.device.id), now);
+  if (!allowed.ok()) return refuse(allowed.take_error());
+
+  Result<std::optional<Account>> destination = storage_.accounts().find_by_uuid(request.destination_uuid);
+  if (!destination.ok()) return refuse(destination.take_error());
+  if (!destination->has_value()) return refuse(make_error(ErrorCode::kNotFound, "no such account"));
+  Status valid = validate(sender, request, **destination);
+  if (!valid.ok()) return refuse(valid.take_error());
+
+  std::vector<Envelope> envelopes;
+  envelopes.reserve(request.messages.size());
+  for (OutgoingEnvelope& m : request.messages) {
+    Envelope e;
+    e.destination_uuid = request.destination_uuid;
+    e.destination_device = m.destination_device;
+    e.destination_registration_id = m.destination_registration_id;
+    e.source_uuid = sender.uuid;
+    e.source_device = sender.device.id;
+    e.type = m.type;
+    e.timestamp = request.timestamp;
+    e.server_timestamp = now;
+    e.content = std::move(m.content);
+    envelopes.push_back(std::move(e));
+  }
+  MessageSendResult result;
+  result.needs_sync = request.destination_uuid != sender.uuid && sender.account_device_ids.size() > 1;
+  storage_.messages().insert(
+      std::move(envelopes), config_.max_queued_per_device,
+      [this, result, done = std::move(done)](Result<std::vector<Envelope>> stored) {
+        if (!stored.ok()) {
+          done(stored.take_error());
+          return;
+        }
+        sent_.inc(stored->size());
+        for (Envelope& e : *stored) {
+          if (presence_.notify(std::make_shared<const Envelope>(std::move(e)))) pushed_.inc();
+        }
+        done(result);
+      });
+}
+
+Result<std::vector<Envelope>> MessageService::fetch(const std::string& uuid, std::uint32_t device_id,
+                                                    std::int64_t after_id) {
+  return storage_.messages().fetch(uuid, device_id, after_id, config_.fetch_batch);
+}
+
+void MessageService::acknowledge(const std::string& uuid, std::uint32_t device_id, std::vector<std::int64_t> ids) {
+  acknowledged_.inc();
+  storage_.messages().acknowledge(uuid, device_id, std::move(ids));
+}
+
+}  // namespace latchkey

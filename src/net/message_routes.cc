@@ -1,0 +1,238 @@
+// Sending envelopes (PUT /v1/messages/{uuid}) and the authenticated message socket (GET /v1/websocket) that
+// drains a device's queue and pushes new envelopes (docs/api.md, "The message socket").
+#include <fmt/format.h>
+
+#include "core/encoding.h"
+#include "core/logging.h"
+#include "net/api_routes.h"
+#include "net/error_mapping.h"
+#include "net/request_parsing.h"
+
+namespace latchkey {
+namespace {
+
+constexpr std::size_t kMaxAckIds = 1000;
+constexpr std::size_t kMaxRequestIdBytes = 64;
+
+Result<MessageSendRequest> parse_send(const nlohmann::json& body, std::string destination, std::size_t max_content) {
+  MessageSendRequest send;
+  send.destination_uuid = std::move(destination);
+  auto timestamp = required_integer(body, "", "timestamp");
+  if (!timestamp.ok()) return timestamp.take_error();
+  send.timestamp = *timestamp;
+  auto array = required_array(body, "messages");
+  if (!array.ok()) return array.take_error();
+  if ((*array)->size() > 64) return make_error(ErrorCode::kMalformedRequest, "messages holds too many entries");
+  for (std::size_t i = 0; i < (*array)->size(); ++i) {
+    const nlohmann::json& m = (**array)[i];
+    std::string path = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) return make_error(ErrorCode::kMalformedRequest, path + " must be an object");
+    OutgoingEnvelope e;
+    auto type = required_integer(m, path, "type");
+    if (!type.ok()) return type.take_error();
+    auto device = required_integer(m, path, "destinationDeviceId");
+    if (!device.ok()) return device.take_error();
+    auto registration = required_integer(m, path, "destinationRegistrationId");
+    if (!registration.ok()) return registration.take_error();
+    if (*device < 1 || *device > 0xFFFFFFFFLL)
+      return make_error(ErrorCode::kMalformedRequest, path + ".destinationDeviceId must be a device id");
+    if (*registration < 0 || *registration > 0x7FFFFFFFLL)
+      return make_error(ErrorCode::kMalformedRequest, path + ".destinationRegistrationId is out of range");
+    if (*type < 0 || *type > 255) return make_error(ErrorCode::kMalformedRequest, path + ".type must be 1, 3 or 8");
+    auto it = m.find("content");
+    auto content = decode_base64(it == m.end() ? nlohmann::json() : *it, path + ".content", max_content);
+    if (!content.ok()) return content.take_error();
+    e.type = static_cast<int>(*type);
+    e.destination_device = static_cast<std::uint32_t>(*device);
+    e.destination_registration_id = static_cast<int>(*registration);
+    e.content = std::move(*content);
+    send.messages.push_back(std::move(e));
+  }
+  return send;
+}
+
+// The JSON error body of `error` as REST would answer it, with its status.
+std::pair<int, nlohmann::json> error_answer(const Error& error) {
+  HttpResponse r = HttpResponse::error(error);
+  return {r.status, nlohmann::json::parse(r.body, nullptr, false)};
+}
+
+// The envelope frame, formatted directly: every field is a number or a known-safe string (uuid, base64).
+std::string envelope_frame(const Envelope& e) {
+  return fmt::format(
+      R"({{"type":"envelope","id":{},"source":"{}","sourceDevice":{},"envelopeType":{},"timestamp":{},"serverTimestamp":{},"content":"{}"}})",
+      e.id, e.source_uuid, e.source_device, e.type, e.timestamp, e.server_timestamp, base64_encode(e.content));
+}
+
+std::string error_frame(const std::string& message) {
+  return nlohmann::json{{"type", "error"}, {"error", "malformed_request"}, {"message", message}}.dump();
+}
+
+// One authenticated device's socket. Drains the queue in pages, then switches to live delivery: envelopes
+// stored while it is connected are pushed as the store reports them. Ids grow in commit order, so after a
+// drain whose last page ended at id N every envelope with a larger id is new, and every smaller one was sent.
+class MessageSocket final : public WebSocketSession,
+                            public PresenceListener,
+                            public std::enable_shared_from_this<MessageSocket> {
+ public:
+  MessageSocket(MessageService& messages, ClientPresence& presence, AuthenticatedDevice device,
+                std::shared_ptr<WebSocketChannel> channel)
+      : messages_(messages), presence_(presence), device_(std::move(device)), channel_(std::move(channel)) {}
+
+  void on_open() override {
+    presence_.connect(device_.uuid, device_.device.id, shared_from_this());
+    fetch_page();
+  }
+
+  void on_text(std::string_view text) override {
+    auto frame = nlohmann::json::parse(text, nullptr, false);
+    if (frame.is_discarded() || !frame.is_object()) return channel_->send(error_frame("a frame must be a JSON object"));
+    auto type = frame.find("type");
+    if (type == frame.end() || !type->is_string()) return channel_->send(error_frame("type must be a string"));
+    if (*type == "ack") return on_ack(frame);
+    if (*type == "send") return on_send(std::move(frame));
+    channel_->send(error_frame("unknown frame type"));
+  }
+
+  void on_closed() override {
+    closed_ = true;
+    presence_.disconnect(device_.uuid, device_.device.id, this);
+  }
+
+  // From any thread.
+  void deliver(std::shared_ptr<const Envelope> envelope) override {
+    channel_->post([self = shared_from_this(), envelope = std::move(envelope)] {
+      if (self->draining_) {
+        self->more_pending_ = true;  // the next page will include it
+      } else if (envelope->id > self->drained_up_to_) {
+        self->channel_->send(envelope_frame(*envelope));
+      }
+    });
+  }
+
+  void disconnect(DisconnectReason reason) override {
+    switch (reason) {
+      case DisconnectReason::kUnregistered: return channel_->close(kCloseDeviceUnregistered, "device unregistered");
+      case DisconnectReason::kDisplaced: return channel_->close(kCloseConnectedElsewhere, "connected elsewhere");
+      case DisconnectReason::kShutdown: return channel_->close(kCloseGoingAway, "shutting down");
+    }
+  }
+
+ private:
+  // I/O thread: reads the next page on a worker, then continues on the I/O thread.
+  void fetch_page() {
+    draining_ = true;
+    more_pending_ = false;
+    channel_->post_work([self = shared_from_this(), after = last_fetched_] {
+      auto page = self->messages_.fetch(self->device_.uuid, self->device_.device.id, after);
+      self->channel_->post([self, page = std::move(page)]() mutable { self->on_page(std::move(page)); });
+    });
+  }
+
+  void on_page(Result<std::vector<Envelope>> page) {
+    if (closed_) return;
+    if (!page.ok()) {
+      log::warn("queue_read_failed", {{"error", page.error().message}});
+      return channel_->close(kCloseInternalError, "storage unavailable; reconnect later");
+    }
+    for (const Envelope& e : *page) {
+      channel_->send(envelope_frame(e));
+      last_fetched_ = e.id;
+    }
+    if (page->size() >= static_cast<std::size_t>(messages_.config().fetch_batch) || more_pending_) {
+      fetch_page();
+      return;
+    }
+    draining_ = false;
+    drained_up_to_ = last_fetched_;
+    if (!sent_queue_empty_) {
+      sent_queue_empty_ = true;
+      channel_->send(R"({"type":"queue_empty"})");
+    }
+  }
+
+  void on_ack(const nlohmann::json& frame) {
+    auto ids = frame.find("ids");
+    if (ids == frame.end() || !ids->is_array()) return channel_->send(error_frame("ids must be an array"));
+    if (ids->size() > kMaxAckIds) return channel_->send(error_frame("ids holds more than 1000 ids"));
+    std::vector<std::int64_t> list;
+    list.reserve(ids->size());
+    for (const auto& id : *ids) {
+      if (!id.is_number_integer()) return channel_->send(error_frame("ids must hold integers"));
+      list.push_back(id.get<std::int64_t>());
+    }
+    messages_.acknowledge(device_.uuid, device_.device.id, std::move(list));
+  }
+
+  void on_send(nlohmann::json frame) {
+    auto request_id = frame.find("requestId");
+    if (request_id == frame.end() || !request_id->is_string() ||
+        request_id->get_ref<const std::string&>().size() > kMaxRequestIdBytes)
+      return channel_->send(error_frame("requestId must be a string of at most 64 bytes"));
+    auto destination = frame.find("destination");
+    if (destination == frame.end() || !destination->is_string())
+      return channel_->send(error_frame("destination must be a string"));
+    std::string id = request_id->get<std::string>();
+    // Parsing and storage run on a worker; the answer comes back through the channel.
+    channel_->post_work([self = shared_from_this(), frame = std::move(frame), id = std::move(id)]() mutable {
+      auto reply = [self, id](int status, nlohmann::json body) {
+        self->channel_->send(
+            nlohmann::json{{"type", "send_result"}, {"requestId", id}, {"status", status}, {"body", std::move(body)}}
+                .dump());
+      };
+      auto request = parse_send(frame, frame["destination"].get<std::string>(), self->messages_.config().max_content_bytes);
+      if (!request.ok()) {
+        auto [status, body] = error_answer(request.error());
+        return reply(status, std::move(body));
+      }
+      self->messages_.send(self->device_, std::move(*request), [reply](Result<MessageSendResult> result) {
+        if (!result.ok()) {
+          auto [status, body] = error_answer(result.error());
+          return reply(status, std::move(body));
+        }
+        reply(200, {{"needsSync", result->needs_sync}});
+      });
+    });
+  }
+
+  MessageService& messages_;
+  ClientPresence& presence_;
+  const AuthenticatedDevice device_;
+  std::shared_ptr<WebSocketChannel> channel_;
+  // I/O thread only:
+  bool closed_ = false;
+  bool draining_ = true;
+  bool more_pending_ = false;
+  bool sent_queue_empty_ = false;
+  std::int64_t last_fetched_ = 0;
+  std::int64_t drained_up_to_ = 0;
+};
+
+}  // namespace
+
+void add_message_routes(Router& router, AccountService& accounts, MessageService& messages, ClientPresence& presence) {
+  router.add_async("PUT", "/v1/messages/{uuid}", HandlerPool::kWorker,
+                   [&accounts, &messages](HttpRequest& request, Responder respond) {
+                     auto sender = authenticate_device(accounts, request);
+                     if (!sender.ok()) return respond(HttpResponse::error(sender.error()));
+                     auto body = parse_json_object(request.body);
+                     if (!body.ok()) return respond(HttpResponse::error(body.error()));
+                     auto send = parse_send(*body, request.path_params[0], messages.config().max_content_bytes);
+                     if (!send.ok()) return respond(HttpResponse::error(send.error()));
+                     messages.send(*sender, std::move(*send), [respond](Result<MessageSendResult> result) {
+                       if (!result.ok()) return respond(HttpResponse::error(result.error()));
+                       respond(HttpResponse::json(200, {{"needsSync", result->needs_sync}}));
+                     });
+                   });
+
+  router.add_websocket("/v1/websocket", [&accounts, &messages, &presence](HttpRequest& request,
+                                                                         std::shared_ptr<WebSocketChannel> channel)
+                                            -> Result<std::shared_ptr<WebSocketSession>> {
+    auto device = authenticate_device(accounts, request);
+    if (!device.ok()) return device.take_error();
+    return std::shared_ptr<WebSocketSession>(
+        std::make_shared<MessageSocket>(messages, presence, std::move(*device), std::move(channel)));
+  });
+}
+
+}  // namespace latchkey
