@@ -113,6 +113,8 @@ void add_device_routes(Router& router, AccountService& accounts, DeviceService& 
                auto message = decode_base64(it == body->end() ? nlohmann::json() : *it, "body",
                                             config.max_provisioning_bytes);
                if (!message.ok()) return HttpResponse::error(message.error());
+               if (message->size() > config.max_provisioning_bytes)
+                 return HttpResponse::error(make_error(ErrorCode::kMalformedRequest, "body is too long"));
                Status allowed = limits.check(Limit::kProvisioningPerAccount, caller->uuid, clock.now_ms());
                if (!allowed.ok()) return HttpResponse::error(allowed.error());
                Status delivered = provisioning.deliver(request.path_params[0], std::move(*message));
