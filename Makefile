@@ -36,7 +36,7 @@ test-integration: build
 
 test-sanitize: deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLATCHKEY_SANITIZE=ON -DLATCHKEY_BUILD_BENCH=OFF
-	cmake --build $(ASAN_DIR) --target latchkeyd latchkey_tests
+	cmake --build $(ASAN_DIR) --target latchkeyd latchkey_tests latchkey_client latchkey_client_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j2
 
