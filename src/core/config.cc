@@ -288,6 +288,59 @@ void read_messages(Reader& r, const toml::table& t, MessagesConfig& c) {
   r.read(t, p, "fetch_batch", c.fetch_batch, 1, 10000);
 }
 
+void read_staff(Reader& r, const toml::table& t, StaffConfig& c) {
+  const std::string p = "staff";
+  r.check_keys(t, p, {"rp_id", "rp_name", "origins", "require_user_verification", "challenge_ttl", "session_ttl",
+                      "session_idle_timeout", "invite_ttl", "cookie_secure", "lookups_per_staff", "sign_in_per_ip"});
+  r.read(t, p, "rp_id", c.rp_id);
+  r.read(t, p, "rp_name", c.rp_name);
+  r.read(t, p, "origins", c.origins);
+  r.read(t, p, "require_user_verification", c.require_user_verification);
+  r.read(t, p, "challenge_ttl", c.challenge_ttl);
+  r.read(t, p, "session_ttl", c.session_ttl);
+  r.read(t, p, "session_idle_timeout", c.session_idle_timeout);
+  r.read(t, p, "invite_ttl", c.invite_ttl);
+  r.read(t, p, "cookie_secure", c.cookie_secure);
+  r.read(t, p, "lookups_per_staff", c.lookups_per_staff);
+  r.read(t, p, "sign_in_per_ip", c.sign_in_per_ip);
+}
+
+void read_audit(Reader& r, const toml::table& t, AuditConfig& c) {
+  const std::string p = "audit";
+  r.check_keys(t, p, {"signing_key_file", "checkpoint_file", "checkpoint_interval"});
+  r.read(t, p, "signing_key_file", c.signing_key_file);
+  r.read(t, p, "checkpoint_file", c.checkpoint_file);
+  r.read(t, p, "checkpoint_interval", c.checkpoint_interval);
+}
+
+void read_alerts(Reader& r, const toml::table& t, AlertsConfig& c) {
+  const std::string p = "alerts";
+  r.check_keys(t, p, {"evaluation_interval", "window", "staff_lookups_threshold",
+                      "staff_lookups_without_case_threshold", "reregistrations_threshold", "established_account_age",
+                      "registration_lock_failures_threshold", "unverified_codes_per_prefix_threshold",
+                      "provider_share_threshold", "provider_share_min_registrations"});
+  r.read(t, p, "evaluation_interval", c.evaluation_interval);
+  r.read(t, p, "window", c.window);
+  r.read(t, p, "staff_lookups_threshold", c.staff_lookups_threshold, 1, 1'000'000'000);
+  r.read(t, p, "staff_lookups_without_case_threshold", c.staff_lookups_without_case_threshold, 1, 1'000'000'000);
+  r.read(t, p, "reregistrations_threshold", c.reregistrations_threshold, 1, 1'000'000'000);
+  r.read(t, p, "established_account_age", c.established_account_age);
+  r.read(t, p, "registration_lock_failures_threshold", c.registration_lock_failures_threshold, 1, 1'000'000'000);
+  r.read(t, p, "unverified_codes_per_prefix_threshold", c.unverified_codes_per_prefix_threshold, 1, 1'000'000'000);
+  r.read(t, p, "provider_share_threshold", c.provider_share_threshold, 0.0, 1.0);
+  r.read(t, p, "provider_share_min_registrations", c.provider_share_min_registrations, 1, 1'000'000'000);
+}
+
+void read_incidents(Reader& r, const toml::table& t, IncidentsConfig& c) {
+  const std::string p = "incidents";
+  r.check_keys(t, p, {"support_url", "notify_parallelism", "batch_size", "max_report_numbers", "default_language"});
+  r.read(t, p, "support_url", c.support_url);
+  r.read(t, p, "notify_parallelism", c.notify_parallelism, 1, 1024);
+  r.read(t, p, "batch_size", c.batch_size, 1, 100'000);
+  r.read(t, p, "max_report_numbers", c.max_report_numbers, 1, 100'000'000);
+  r.read(t, p, "default_language", c.default_language);
+}
+
 void read_sms(Reader& r, const toml::table& t, SmsConfig& c) {
   r.check_keys(t, "sms", {"providers", "routing"});
   if (const toml::node* providers = t.get("providers")) {
@@ -385,7 +438,7 @@ Result<Config> load_config_text(std::string_view toml_text, const std::string& o
   c.sms = default_config().sms;  // a file that leaves out providers or routing keeps the built-in outbox
   Reader r;
   r.check_keys(root, "", {"server", "storage", "verification", "accounts", "limits", "sms", "keys", "devices",
-                          "messages", "log"});
+                          "messages", "staff", "audit", "alerts", "incidents", "log"});
   if (auto* t = r.table(root, "", "server")) read_server(r, *t, c.server);
   if (auto* t = r.table(root, "", "storage")) read_storage(r, *t, c.storage);
   if (auto* t = r.table(root, "", "verification")) read_verification(r, *t, c.verification);
@@ -395,6 +448,10 @@ Result<Config> load_config_text(std::string_view toml_text, const std::string& o
   if (auto* t = r.table(root, "", "keys")) read_keys(r, *t, c.keys);
   if (auto* t = r.table(root, "", "devices")) read_devices(r, *t, c.devices);
   if (auto* t = r.table(root, "", "messages")) read_messages(r, *t, c.messages);
+  if (auto* t = r.table(root, "", "staff")) read_staff(r, *t, c.staff);
+  if (auto* t = r.table(root, "", "audit")) read_audit(r, *t, c.audit);
+  if (auto* t = r.table(root, "", "alerts")) read_alerts(r, *t, c.alerts);
+  if (auto* t = r.table(root, "", "incidents")) read_incidents(r, *t, c.incidents);
   if (auto* t = r.table(root, "", "log")) read_log(r, *t, c.log);
   std::vector<std::string> errors = r.errors;
   for (auto& e : validate_config(c)) errors.push_back(std::move(e));
@@ -485,6 +542,28 @@ std::vector<std::string> validate_config(const Config& c) {
   if (c.limits.sms_pumping.window.count() <= 0) fail("limits.sms_pumping.window", "must be positive");
   if (c.limits.sms_pumping.pause.count() <= 0) fail("limits.sms_pumping.pause", "must be positive");
 
+  if (c.staff.rp_id.empty()) fail("staff.rp_id", "must not be empty");
+  if (c.staff.origins.empty()) fail("staff.origins", "must list at least one origin");
+  for (std::size_t i = 0; i < c.staff.origins.size(); ++i) {
+    const auto& o = c.staff.origins[i];
+    if ((o.rfind("https://", 0) != 0 && o.rfind("http://", 0) != 0) || o.back() == '/')
+      fail(fmt::format("staff.origins[{}]", i), "expected an origin such as \"https://console.example.org\" (no path)");
+  }
+  for (auto [name, d] : {std::pair{"staff.challenge_ttl", c.staff.challenge_ttl},
+                         std::pair{"staff.session_ttl", c.staff.session_ttl},
+                         std::pair{"staff.session_idle_timeout", c.staff.session_idle_timeout},
+                         std::pair{"staff.invite_ttl", c.staff.invite_ttl},
+                         std::pair{"audit.checkpoint_interval", c.audit.checkpoint_interval},
+                         std::pair{"alerts.evaluation_interval", c.alerts.evaluation_interval},
+                         std::pair{"alerts.window", c.alerts.window}})
+    if (d.count() <= 0) fail(name, "must be positive");
+  if (c.staff.lookups_per_staff.refill.count() <= 0) fail("staff.lookups_per_staff.refill", "must be positive");
+  if (c.staff.sign_in_per_ip.refill.count() <= 0) fail("staff.sign_in_per_ip.refill", "must be positive");
+  if (c.audit.signing_key_file.empty()) fail("audit.signing_key_file", "must not be empty");
+  if (c.audit.checkpoint_file.empty()) fail("audit.checkpoint_file", "must not be empty");
+  if (c.incidents.support_url.rfind("https://", 0) != 0 && c.incidents.support_url.rfind("http://", 0) != 0)
+    fail("incidents.support_url", "expected an http:// or https:// URL");
+
   std::set<std::string> names;
   for (std::size_t i = 0; i < c.sms.providers.size(); ++i) {
     const auto& p = c.sms.providers[i];
@@ -530,6 +609,8 @@ void relocate_state_files(Config& config, const std::string& data_dir) {
     if (!path.empty()) path = (fs::path(data_dir) / fs::path(path).filename()).string();
   };
   move(config.storage.sqlite_path);
+  move(config.audit.signing_key_file);
+  move(config.audit.checkpoint_file);
   for (auto& p : config.sms.providers)
     if (p.kind == "outbox") move(p.path);
 }

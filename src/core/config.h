@@ -145,6 +145,51 @@ struct MessagesConfig {
   int fetch_batch = 200;                       // queued envelopes read from storage at once when draining
 };
 
+// Staff console sign-in (WebAuthn only) and staff sessions.
+struct StaffConfig {
+  std::string rp_id = "localhost";                  // WebAuthn relying party id: the console's host name
+  std::string rp_name = "Latchkey";                 // shown by the authenticator
+  std::vector<std::string> origins = {"http://localhost:8080"};  // exact origins the console is served from
+  bool require_user_verification = true;            // assertions without the UV flag are refused
+  Duration challenge_ttl = 2min;                    // a sign-in or enrollment challenge is single use and lives this long
+  Duration session_ttl = 30min;                     // a staff session ends this long after sign-in
+  Duration session_idle_timeout = 10min;            // or after this long without a request
+  Duration invite_ttl = 30min;                      // an enrollment link is single use and lives this long
+  bool cookie_secure = true;                        // Secure cookie attribute (leave on; localhost is exempt in browsers)
+  BucketConfig lookups_per_staff{30, 1min};         // account lookups by one staff member
+  BucketConfig sign_in_per_ip{20, 30s};             // sign-in attempts from one address
+};
+
+// The append-only, hash-chained audit log and its signed checkpoints.
+struct AuditConfig {
+  std::string signing_key_file = "var/audit-signing.key";  // Ed25519 seed (hex), created 0600 on first start; keep it outside the database
+  std::string checkpoint_file = "var/audit-checkpoints.jsonl";  // signed checkpoints appended here, one JSON per line
+  Duration checkpoint_interval = 1min;              // a checkpoint is written this often when entries were added
+};
+
+// Anomaly alert rules. Each rule compares a count over its window to its threshold.
+struct AlertsConfig {
+  Duration evaluation_interval = 30s;               // how often rules are evaluated
+  Duration window = 1h;                              // sliding window the counts cover
+  int staff_lookups_threshold = 20;                  // lookups by one staff member in the window
+  int staff_lookups_without_case_threshold = 3;      // lookups without a support case reference in the window
+  int reregistrations_threshold = 50;                // re-registrations of established accounts in the window
+  Duration established_account_age = std::chrono::days(30);  // an account this old is established
+  int registration_lock_failures_threshold = 100;    // failed Registration Lock attempts in the window
+  int unverified_codes_per_prefix_threshold = 200;   // codes sent but not verified, per calling code, in the window
+  double provider_share_threshold = 0.8;             // one provider's share of completed registrations
+  int provider_share_min_registrations = 50;         // ... judged only above this many registrations
+};
+
+// Incident response: notifications and execution.
+struct IncidentsConfig {
+  std::string support_url = "https://support.example.org/account-security";  // linked from every notification
+  int notify_parallelism = 16;                       // notification SMS handed to providers at once
+  int batch_size = 500;                              // affected accounts unregistered per storage transaction
+  std::size_t max_report_numbers = 1'000'000;        // numbers one breach report may list
+  std::string default_language = "en";               // when the number's country has no template
+};
+
 struct LogConfig {
   std::string level = "info";  // trace, debug, info, warn, error
   bool access_log = false;     // one line per request (method, route, status, latency)
@@ -160,6 +205,10 @@ struct Config {
   KeysConfig keys;
   DevicesConfig devices;
   MessagesConfig messages;
+  StaffConfig staff;
+  AuditConfig audit;
+  AlertsConfig alerts;
+  IncidentsConfig incidents;
   LogConfig log;
 };
 

@@ -161,6 +161,116 @@ CREATE TABLE device_link_codes (
 ) WITHOUT ROWID;
 CREATE INDEX device_link_codes_by_account ON device_link_codes (account_uuid);
 )sql"},
+    {7, R"sql(
+CREATE TABLE audit_log (
+  seq INTEGER NOT NULL PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  details TEXT NOT NULL,
+  prev_hash BLOB NOT NULL,
+  hash BLOB NOT NULL
+);
+
+CREATE TABLE staff (
+  id TEXT NOT NULL PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  disabled_at INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE staff_credentials (
+  credential_id BLOB NOT NULL PRIMARY KEY,
+  staff_id TEXT NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
+  public_key BLOB NOT NULL,
+  sign_count INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX staff_credentials_by_staff ON staff_credentials (staff_id);
+
+CREATE TABLE staff_invites (
+  token_hash BLOB NOT NULL PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  invited_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE staff_sessions (
+  token_hash BLOB NOT NULL PRIMARY KEY,
+  staff_id TEXT NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE webauthn_challenges (
+  challenge BLOB NOT NULL PRIMARY KEY,
+  purpose TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
+    {8, R"sql(
+CREATE TABLE registration_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  number TEXT NOT NULL,
+  uuid TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  provider TEXT NOT NULL,
+  replaced_existing INTEGER NOT NULL,
+  account_created_at INTEGER NOT NULL
+);
+CREATE INDEX registration_log_by_number ON registration_log (number, at);
+CREATE INDEX registration_log_by_provider ON registration_log (provider, at);
+CREATE INDEX registration_log_by_at ON registration_log (at);
+
+CREATE TABLE provider_compromises (
+  provider TEXT NOT NULL PRIMARY KEY,
+  breach_started_at INTEGER NOT NULL,
+  marked_at INTEGER NOT NULL,
+  marked_by TEXT NOT NULL,
+  note TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE incidents (
+  id TEXT NOT NULL PRIMARY KEY,
+  description TEXT NOT NULL,
+  source TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  window_start INTEGER NOT NULL,
+  window_end INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  approved_by TEXT NOT NULL DEFAULT '',
+  approved_at INTEGER NOT NULL DEFAULT 0,
+  started_at INTEGER NOT NULL DEFAULT 0,
+  completed_at INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE incident_targets (
+  incident_id TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+  number TEXT NOT NULL,
+  uuid TEXT NOT NULL,
+  has_account INTEGER NOT NULL,
+  registered_in_window INTEGER NOT NULL,
+  has_registration_lock INTEGER NOT NULL,
+  language TEXT NOT NULL,
+  unregistered_at INTEGER NOT NULL DEFAULT 0,
+  notified_at INTEGER NOT NULL DEFAULT 0,
+  notify_provider TEXT NOT NULL DEFAULT '',
+  notify_message_id TEXT NOT NULL DEFAULT '',
+  last_error TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (incident_id, number)
+) WITHOUT ROWID;
+)sql"},
 };
 
 constexpr std::string_view kSavepoint = "SAVEPOINT batch_write";
