@@ -24,7 +24,7 @@ class AuditStore;
 struct AuditEntry {
   std::int64_t seq = 0;
   EpochMillis at = 0;
-  std::string actor;        // "staff:<staff id>", "cli" (the server host's command line) or "system"
+  std::string actor;        // "staff:<staff id>", "cli" (the server host's command line), "system" or "anonymous" (a failed sign-in with an unknown credential)
   std::string action;       // dotted verb, e.g. "staff.sign_in", "account.lookup", "account.unmask"
   std::string target;       // what was acted on (staff id, account uuid, incident id, provider name); may be empty
   nlohmann::json details;   // object; never codes, tokens, keys or full phone numbers unless unmasked on purpose

@@ -14,5 +14,7 @@ std::optional<std::string> base64_decode(std::string_view text);     // standard
 std::optional<std::string> base64url_decode(std::string_view text);  // URL-safe, padding optional
 std::string hex_encode(std::string_view bytes);                      // lowercase
 std::optional<std::string> hex_decode(std::string_view text);        // either case, even length
+// A query-string value: %XX decoded, '+' as a space; a malformed escape is kept as written.
+std::string url_decode(std::string_view text);
 
 }  // namespace latchkey

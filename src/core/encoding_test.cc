@@ -27,3 +27,9 @@ TEST(EncodingTest, RejectsGarbage) {
 
 }  // namespace
 }  // namespace latchkey
+
+TEST(UrlDecodeTest, DecodesEscapesAndPlus) {
+  EXPECT_EQ(latchkey::url_decode("%2B33+6%2012"), "+33 6 12");
+  EXPECT_EQ(latchkey::url_decode("100%"), "100%");
+  EXPECT_EQ(latchkey::url_decode("%zz%4"), "%zz%4");
+}

@@ -25,4 +25,39 @@ Result<PhoneNumber> parse_phone_number(std::string_view text) {
   return out;
 }
 
+std::string mask_phone_number(std::string_view e164) {
+  using i18n::phonenumbers::PhoneNumberUtil;
+  static constexpr std::string_view kDot = "\u2022";
+  const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+  i18n::phonenumbers::PhoneNumber parsed;
+  std::string formatted;
+  std::size_t prefix = 0;  // characters of "+<country code> " left visible
+  if (!e164.empty() && e164.front() == '+' &&
+      util.Parse(std::string(e164), "ZZ", &parsed) == PhoneNumberUtil::NO_PARSING_ERROR) {
+    util.Format(parsed, PhoneNumberUtil::INTERNATIONAL, &formatted);
+    prefix = 1 + std::to_string(parsed.country_code()).size();
+  } else {
+    formatted = std::string(e164);
+  }
+  std::size_t digits = 0;
+  for (std::size_t i = prefix; i < formatted.size(); ++i)
+    if (formatted[i] >= '0' && formatted[i] <= '9') ++digits;
+  std::string out = formatted.substr(0, prefix);
+  std::size_t seen = 0;
+  for (std::size_t i = prefix; i < formatted.size(); ++i) {
+    char ch = formatted[i];
+    if (ch >= '0' && ch <= '9') {
+      ++seen;
+      const bool visible = (prefix > 0 && seen == 1) || seen + 2 > digits;
+      if (visible) out += ch;
+      else out += kDot;
+    } else if (prefix > 0) {
+      out += ch;
+    } else {
+      out += kDot;  // unparsed input: hide everything but the last two digits
+    }
+  }
+  return out;
+}
+
 }  // namespace latchkey

@@ -19,4 +19,9 @@ struct PhoneNumber {
 // Thread-safe.
 Result<PhoneNumber> parse_phone_number(std::string_view text);
 
+// The number in international format with every national digit hidden except the first and the last two, so
+// staff can tell numbers apart without reading them: "+33612345678" -> "+33 6•• •• •• 78". Anything that does
+// not parse is masked whole except its last two characters. Thread-safe.
+std::string mask_phone_number(std::string_view e164);
+
 }  // namespace latchkey

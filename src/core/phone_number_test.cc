@@ -28,3 +28,10 @@ TEST(PhoneNumberTest, RejectsImpossibleNumbers) {
 
 }  // namespace
 }  // namespace latchkey
+
+TEST(PhoneNumberTest, MasksAllButTheFirstAndLastTwoNationalDigits) {
+  EXPECT_EQ(latchkey::mask_phone_number("+33612345678"), "+33 6\u2022\u2022 \u2022\u2022 \u2022\u2022 78");
+  EXPECT_EQ(latchkey::mask_phone_number("+14155550123"), "+1 4\u2022\u2022-\u2022\u2022\u2022-\u2022\u202223");
+  // Unparseable text keeps only its last two digits.
+  EXPECT_EQ(latchkey::mask_phone_number("12345"), "\u2022\u2022\u202245");
+}

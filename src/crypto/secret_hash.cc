@@ -32,6 +32,13 @@ std::string keyed_hash(std::string_view key, std::string_view context, std::stri
   return hmac_sha256(key, context, std::string_view(&kSeparator, 1), secret);
 }
 
+std::string sha256(std::string_view bytes) {
+  std::string out(crypto_hash_sha256_BYTES, '\0');
+  crypto_hash_sha256(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
+                     bytes.size());
+  return out;
+}
+
 std::string hkdf_sha256(std::string_view input_key, std::string_view salt, std::string_view info) {
   std::string prk = hmac_sha256(salt, input_key);
   static const char kCounter = 1;

@@ -15,6 +15,9 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 // context (the session id) so a hash cannot be replayed into another session. `key` is 32 bytes.
 std::string keyed_hash(std::string_view key, std::string_view context, std::string_view secret);
 
+// SHA-256 of `bytes` (32 raw bytes). For high-entropy tokens (staff invites and sessions) stored by hash.
+std::string sha256(std::string_view bytes);
+
 // HKDF-SHA256 (RFC 5869) with one output block: 32 bytes.
 std::string hkdf_sha256(std::string_view input_key, std::string_view salt, std::string_view info);
 

@@ -16,6 +16,8 @@
 #include "lock/registration_lock.h"
 #include "metrics/metrics.h"
 #include "net/router.h"
+#include "staff/account_lookup.h"
+#include "staff/staff_service.h"
 #include "storage/storage.h"
 #include "verification/verification_service.h"
 
@@ -51,6 +53,8 @@ void add_key_routes(Router& router, AccountService& accounts, KeyService& keys);
 void add_device_routes(Router& router, AccountService& accounts, DeviceService& devices,
                        ProvisioningRegistry& provisioning, Limits& limits, const Clock& clock, Random& random,
                        const DevicesConfig& config);
+// The staff console: sign-in, staff, lookups, audit log and static files (net/staff_routes.cc).
+void add_staff_routes(Router& router, StaffService& staff, AccountLookup& lookup, AuditLog& audit);
 void add_message_routes(Router& router, AccountService& accounts, MessageService& messages, ClientPresence& presence);
 
 inline void add_api_routes(Router& router, const ApiServices& s) {

@@ -32,6 +32,7 @@ class FaultInjectingStorage final : public Storage {
   // Keys and queued messages are passed through without injected faults.
   KeyStore& keys() override { return inner_->keys(); }
   MessageStore& messages() override { return inner_->messages(); }
+  StaffStore& staff() override { return inner_->staff(); }
   Status check_health() override;  // kUnavailable while reads fail, else the backend's answer
   void close() override;
 

@@ -12,6 +12,7 @@
 #include "storage/key_store.h"
 #include "storage/message_store.h"
 #include "storage/notice_store.h"
+#include "storage/staff_store.h"
 #include "storage/takeover_store.h"
 #include "storage/verification_session_store.h"
 
@@ -29,6 +30,7 @@ class Storage {
   virtual TakeoverStore& takeovers() = 0;
   virtual KeyStore& keys() = 0;
   virtual MessageStore& messages() = 0;
+  virtual StaffStore& staff() = 0;
 
   // Ok when the backend answers a trivial query.
   virtual Status check_health() = 0;

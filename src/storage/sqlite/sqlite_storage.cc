@@ -18,7 +18,8 @@ SqliteStorage::SqliteStorage(std::unique_ptr<SqliteDatabase> database)
       encrypted_storage_(*database_),
       takeovers_(*database_),
       keys_(*database_),
-      messages_(*database_) {}
+      messages_(*database_),
+      staff_(*database_) {}
 
 SqliteStorage::~SqliteStorage() { close(); }
 

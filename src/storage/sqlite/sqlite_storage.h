@@ -12,6 +12,7 @@
 #include "storage/sqlite/sqlite_key_store.h"
 #include "storage/sqlite/sqlite_message_store.h"
 #include "storage/sqlite/sqlite_notice_store.h"
+#include "storage/sqlite/sqlite_staff_store.h"
 #include "storage/sqlite/sqlite_takeover_store.h"
 #include "storage/sqlite/sqlite_session_store.h"
 #include "storage/storage.h"
@@ -34,6 +35,7 @@ class SqliteStorage final : public Storage {
   TakeoverStore& takeovers() override { return takeovers_; }
   KeyStore& keys() override { return keys_; }
   MessageStore& messages() override { return messages_; }
+  StaffStore& staff() override { return staff_; }
 
   // Runs "SELECT 1" on a read connection. kUnavailable after close().
   Status check_health() override;
@@ -55,6 +57,7 @@ class SqliteStorage final : public Storage {
   SqliteTakeoverStore takeovers_;
   SqliteKeyStore keys_;
   SqliteMessageStore messages_;
+  SqliteStaffStore staff_;
 };
 
 }  // namespace latchkey
