@@ -11,7 +11,7 @@ PACKAGES=(
   libcli11-dev libtomlplusplus-dev libphonenumber-dev libprotobuf-dev
   libicu-dev libsignal-protocol-c-dev libqrencode-dev libcbor-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 curl ca-certificates
+  python3 python3-cryptography curl ca-certificates
 )
 
 missing=()

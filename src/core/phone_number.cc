@@ -52,7 +52,9 @@ std::string mask_phone_number(std::string_view e164) {
       if (visible) out += ch;
       else out += kDot;
     } else if (prefix > 0) {
-      out += ch;
+      // "+33 6 12 34 56 78": a first group of one digit joins the next, "+33 6•• •• •• 78".
+      const bool after_lone_first_digit = seen == 1 && i >= 2 && formatted[i - 2] == ' ';
+      if (!after_lone_first_digit || i == prefix) out += ch;
     } else {
       out += kDot;  // unparsed input: hide everything but the last two digits
     }

@@ -115,6 +115,11 @@ void MessageService::send(const AuthenticatedDevice& sender, MessageSendRequest 
 
 Result<std::vector<Envelope>> MessageService::fetch(const std::string& uuid, std::uint32_t device_id,
                                                     std::int64_t after_id) {
+  if (after_id == 0) {
+    // A fresh drain: first let acknowledgements from the device's earlier sockets land.
+    Status settled = storage_.messages().settle();
+    if (!settled.ok()) return settled.take_error();
+  }
   return storage_.messages().fetch(uuid, device_id, after_id, config_.fetch_batch);
 }
 

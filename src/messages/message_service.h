@@ -50,7 +50,8 @@ class MessageService {
   // May block on a storage read before returning: call from a worker thread.
   void send(const AuthenticatedDevice& sender, MessageSendRequest request, SendDone done);
 
-  // Queued envelopes of a device after `after_id`, oldest first (the socket's drain).
+  // Queued envelopes of a device after `after_id`, oldest first (the socket's drain). With after_id 0 (a drain's
+  // first page) it first waits for acknowledgements already submitted to be applied.
   Result<std::vector<Envelope>> fetch(const std::string& uuid, std::uint32_t device_id, std::int64_t after_id);
 
   // Deletes acknowledged envelopes without waiting (at most 1000 ids; callers check).

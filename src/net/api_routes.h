@@ -15,6 +15,7 @@
 #include "lock/backup_service.h"
 #include "lock/registration_lock.h"
 #include "metrics/metrics.h"
+#include "alerts/alert_engine.h"
 #include "net/router.h"
 #include "staff/account_lookup.h"
 #include "staff/staff_service.h"
@@ -54,7 +55,8 @@ void add_device_routes(Router& router, AccountService& accounts, DeviceService& 
                        ProvisioningRegistry& provisioning, Limits& limits, const Clock& clock, Random& random,
                        const DevicesConfig& config);
 // The staff console: sign-in, staff, lookups, audit log and static files (net/staff_routes.cc).
-void add_staff_routes(Router& router, StaffService& staff, AccountLookup& lookup, AuditLog& audit);
+void add_staff_routes(Router& router, StaffService& staff, AccountLookup& lookup, AuditLog& audit,
+                      AlertEngine& alerts);
 void add_message_routes(Router& router, AccountService& accounts, MessageService& messages, ClientPresence& presence);
 
 inline void add_api_routes(Router& router, const ApiServices& s) {

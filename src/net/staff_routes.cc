@@ -109,7 +109,8 @@ HttpResponse signed_in_response(const SignedIn& signed_in) {
 
 }  // namespace
 
-void add_staff_routes(Router& router, StaffService& staff, AccountLookup& lookup, AuditLog& audit) {
+void add_staff_routes(Router& router, StaffService& staff, AccountLookup& lookup, AuditLog& audit,
+                      AlertEngine& alerts) {
   // ---- enrollment and sign-in (no session yet) ----
   router.add("POST", "/staff/api/enroll/options", HandlerPool::kWorker, [&staff](HttpRequest& request) {
     auto body = parse_json_object(request.body);
@@ -243,6 +244,13 @@ void add_staff_routes(Router& router, StaffService& staff, AccountLookup& lookup
                if (!number.ok()) return staff_error(number.error());
                return staff_json(200, *number);
              });
+
+  // ---- anomaly alerts ----
+  router.add("GET", "/staff/api/alerts", HandlerPool::kWorker, [&staff, &alerts](HttpRequest& request) {
+    auto me = staff.authorize(request, Permission::kViewAlerts);
+    if (!me.ok()) return staff_error(me.error());
+    return staff_json(200, alerts.to_json());
+  });
 
   // ---- the audit log (admins) ----
   router.add("GET", "/staff/api/audit", HandlerPool::kWorker, [&staff, &audit](HttpRequest& request) {

@@ -33,6 +33,7 @@ class FaultInjectingStorage final : public Storage {
   KeyStore& keys() override { return inner_->keys(); }
   MessageStore& messages() override { return inner_->messages(); }
   StaffStore& staff() override { return inner_->staff(); }
+  AlertQueries& alert_queries() override { return inner_->alert_queries(); }
   Status check_health() override;  // kUnavailable while reads fail, else the backend's answer
   void close() override;
 

@@ -47,6 +47,10 @@ class MessageStore {
   // are logged (the envelopes are then delivered again, which clients tolerate).
   virtual void acknowledge(const std::string& uuid, std::uint32_t device_id, std::vector<std::int64_t> ids) = 0;
 
+  // Blocks until every acknowledge() submitted before the call has been applied, so that a device reconnecting
+  // right after acknowledging on an earlier socket is not handed those envelopes again.
+  virtual Status settle() = 0;
+
   // As acknowledge(), blocking until durable; answers how many were deleted.
   virtual Result<int> acknowledge_sync(const std::string& uuid, std::uint32_t device_id,
                                        const std::vector<std::int64_t>& ids) = 0;

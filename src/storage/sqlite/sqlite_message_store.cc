@@ -153,6 +153,12 @@ void SqliteMessageStore::acknowledge(const std::string& uuid, std::uint32_t devi
       });
 }
 
+Status SqliteMessageStore::settle() {
+  // Writes are applied in submission order; an empty write completes after every earlier one (and, changing
+  // nothing, costs no fsync).
+  return database_.write([](SqliteConnection&) -> Status { return {}; });
+}
+
 Result<int> SqliteMessageStore::acknowledge_sync(const std::string& uuid, std::uint32_t device_id,
                                                  const std::vector<std::int64_t>& ids) {
   return database_.write_returning<int>(

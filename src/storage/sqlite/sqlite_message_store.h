@@ -17,6 +17,7 @@ class SqliteMessageStore final : public MessageStore {
   Result<std::vector<Envelope>> fetch(const std::string& uuid, std::uint32_t device_id, std::int64_t after_id,
                                       int limit) override;
   void acknowledge(const std::string& uuid, std::uint32_t device_id, std::vector<std::int64_t> ids) override;
+  Status settle() override;
   Result<int> acknowledge_sync(const std::string& uuid, std::uint32_t device_id,
                                const std::vector<std::int64_t>& ids) override;
   Result<std::size_t> count(const std::string& uuid, std::uint32_t device_id) override;

@@ -19,7 +19,8 @@ SqliteStorage::SqliteStorage(std::unique_ptr<SqliteDatabase> database)
       takeovers_(*database_),
       keys_(*database_),
       messages_(*database_),
-      staff_(*database_) {}
+      staff_(*database_),
+      alert_queries_(*database_) {}
 
 SqliteStorage::~SqliteStorage() { close(); }
 

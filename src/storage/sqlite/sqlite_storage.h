@@ -6,6 +6,7 @@
 
 #include "core/config.h"
 #include "storage/sqlite/sqlite_account_store.h"
+#include "storage/sqlite/sqlite_alert_queries.h"
 #include "storage/sqlite/sqlite_backup_store.h"
 #include "storage/sqlite/sqlite_database.h"
 #include "storage/sqlite/sqlite_encrypted_storage_store.h"
@@ -36,6 +37,7 @@ class SqliteStorage final : public Storage {
   KeyStore& keys() override { return keys_; }
   MessageStore& messages() override { return messages_; }
   StaffStore& staff() override { return staff_; }
+  AlertQueries& alert_queries() override { return alert_queries_; }
 
   // Runs "SELECT 1" on a read connection. kUnavailable after close().
   Status check_health() override;
@@ -58,6 +60,7 @@ class SqliteStorage final : public Storage {
   SqliteKeyStore keys_;
   SqliteMessageStore messages_;
   SqliteStaffStore staff_;
+  SqliteAlertQueries alert_queries_;
 };
 
 }  // namespace latchkey
