@@ -247,6 +247,23 @@ class MessagesTest(LatchkeyTestCase):
         self.assertEqual([e["id"] for e in drain(ws)], [e["id"] for e in got[3:]])
         ws.close()
 
+    def test_acknowledged_then_reconnected_at_once_is_not_redelivered(self):
+        # Acknowledgements are written without blocking the socket; a fresh drain waits for them, so a client that
+        # acknowledges, disconnects and reconnects immediately gets nothing twice.
+        alice, bob = Account(self.server), Account(self.server)
+        for round_ in range(3):
+            for i in range(40):
+                self.assertEqual(alice.send(bob, f"r{round_} m{i}".encode()).status, 200)
+            ws = bob.socket()
+            got = drain(ws)
+            self.assertEqual(len(got), 40)
+            for i in range(0, 40, 10):
+                ws.send_json({"type": "ack", "ids": [e["id"] for e in got[i:i + 10]]})
+            ws.close()
+            ws = bob.socket()
+            self.assertEqual(drain(ws), [])
+            ws.close()
+
     def test_live_push_to_connected_devices(self):
         alice, bob = Account(self.server), Account(self.server)
         ws = bob.socket()
