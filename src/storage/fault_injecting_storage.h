@@ -33,6 +33,8 @@ class FaultInjectingStorage final : public Storage {
   KeyStore& keys() override { return inner_->keys(); }
   MessageStore& messages() override { return inner_->messages(); }
   StaffStore& staff() override { return inner_->staff(); }
+  // Audit entries are passed through without injected faults.
+  AuditStore& audit() override { return inner_->audit(); }
   AlertQueries& alert_queries() override { return inner_->alert_queries(); }
   Status check_health() override;  // kUnavailable while reads fail, else the backend's answer
   void close() override;

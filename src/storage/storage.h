@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "storage/account_store.h"
+#include "storage/audit_store.h"
 #include "storage/alert_queries.h"
 #include "storage/backup_store.h"
 #include "storage/encrypted_storage_store.h"
@@ -32,6 +33,7 @@ class Storage {
   virtual KeyStore& keys() = 0;
   virtual MessageStore& messages() = 0;
   virtual StaffStore& staff() = 0;
+  virtual AuditStore& audit() = 0;
   virtual AlertQueries& alert_queries() = 0;
 
   // Ok when the backend answers a trivial query.

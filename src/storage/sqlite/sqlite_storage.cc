@@ -20,6 +20,7 @@ SqliteStorage::SqliteStorage(std::unique_ptr<SqliteDatabase> database)
       keys_(*database_),
       messages_(*database_),
       staff_(*database_),
+      audit_(*database_),
       alert_queries_(*database_) {}
 
 SqliteStorage::~SqliteStorage() { close(); }

@@ -6,6 +6,7 @@
 
 #include "core/config.h"
 #include "storage/sqlite/sqlite_account_store.h"
+#include "storage/sqlite/sqlite_audit_store.h"
 #include "storage/sqlite/sqlite_alert_queries.h"
 #include "storage/sqlite/sqlite_backup_store.h"
 #include "storage/sqlite/sqlite_database.h"
@@ -37,6 +38,7 @@ class SqliteStorage final : public Storage {
   KeyStore& keys() override { return keys_; }
   MessageStore& messages() override { return messages_; }
   StaffStore& staff() override { return staff_; }
+  AuditStore& audit() override { return audit_; }
   AlertQueries& alert_queries() override { return alert_queries_; }
 
   // Runs "SELECT 1" on a read connection. kUnavailable after close().
@@ -60,6 +62,7 @@ class SqliteStorage final : public Storage {
   SqliteKeyStore keys_;
   SqliteMessageStore messages_;
   SqliteStaffStore staff_;
+  SqliteAuditStore audit_;
   SqliteAlertQueries alert_queries_;
 };
 
