@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "accounts/account_service.h"
+#include "audit/audit_service.h"
 #include "devices/device_service.h"
 #include "devices/provisioning_registry.h"
 #include "keys/key_service.h"
@@ -48,6 +49,7 @@ struct Application::Components {
   ProvisioningRegistry provisioning;
   ClientPresence presence;
   std::unique_ptr<MessageService> messages;
+  std::unique_ptr<AuditService> audit;
   Router router;
   std::unique_ptr<HttpServer> server;
 };
@@ -140,6 +142,12 @@ Status Application::start() {
                                         *c->encrypted_storage, *c->keys, *c->devices, c->provisioning,
                                         *c->messages, c->presence, *c->limits, c->random, config_.devices});
 
+  // The audit log of staff actions; its signing key lives outside the database.
+  auto audit_key = load_or_create_audit_signing_key(config_.audit);
+  if (!audit_key.ok()) return audit_key.take_error();
+  c->audit = std::make_unique<AuditService>(c->storage->audit(), c->clock, std::move(audit_key.value()),
+                                            config_.audit.checkpoint_file);
+
   c->server = std::make_unique<HttpServer>(config_.server, c->router, c->metrics);
   LK_RETURN_IF_ERROR(c->server->start());
   c->server->set_access_log(config_.log.access_log);
@@ -149,6 +157,11 @@ Status Application::start() {
     if (!purged.ok()) log::warn("session_purge_failed", {{"reason", purged.error().message}});
     else if (*purged > 0) log::info("sessions_purged", {{"count", *purged}});
   });
+  AuditService* audit = c->audit.get();
+  c->server->add_periodic_task(config_.audit.checkpoint_interval, [audit] {
+    auto written = audit->write_checkpoint();
+    if (!written.ok()) log::error("audit_checkpoint_failed", {{"reason", written.error().message}});
+  });
   components_ = std::move(c);
   return {};
 }
@@ -156,6 +169,9 @@ Status Application::start() {
 int Application::run() {
   components_->server->run();
   components_->server.reset();  // joins the handler pools
+  // A last checkpoint covers everything audited up to the shutdown.
+  if (auto written = components_->audit->write_checkpoint(); !written.ok())
+    log::error("audit_checkpoint_failed", {{"reason", written.error().message}});
   components_->storage->close();
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/application.h"
+#include "app/audit_command.h"
 #include "core/config.h"
 #include "core/logging.h"
 
@@ -36,6 +37,21 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print the version");
 
+  std::string audit_config_path, audit_data_dir, audit_public_key, audit_checkpoints;
+  auto* audit = app.add_subcommand("audit", "Check or checkpoint the tamper-evident audit log");
+  audit->require_subcommand(1);
+  auto* audit_verify = audit->add_subcommand(
+      "verify", "Re-hash the audit log and check its signed checkpoints (exit 0 intact, 1 tampered, 2 cannot verify)");
+  audit_verify->add_option("--public-key", audit_public_key,
+                           "Checkpoint public key, 64 hex characters (default: derived from audit.signing_key_file)");
+  audit_verify->add_option("--checkpoints", audit_checkpoints,
+                           "Checkpoint file to check against, e.g. a copy kept off the host (default: audit.checkpoint_file)");
+  auto* audit_checkpoint = audit->add_subcommand("checkpoint", "Sign the current head into audit.checkpoint_file now");
+  for (auto* command : {audit_verify, audit_checkpoint}) {
+    command->add_option("-c,--config", audit_config_path, "TOML configuration file of the server");
+    command->add_option("--data-dir", audit_data_dir, "The server's --data-dir, if it uses one");
+  }
+
   CLI11_PARSE(app, argc, argv);
 
   if (*version) {
@@ -50,6 +66,17 @@ int main(int argc, char** argv) {
     }
     std::cout << check_path << ": ok\n";
     return 0;
+  }
+
+  if (*audit) {
+    auto audit_config = load(audit_config_path);
+    if (!audit_config.ok()) {
+      std::cerr << "latchkeyd: the configuration has problems:\n" << audit_config.error().message << "\n";
+      return kExitBadConfig;
+    }
+    if (!audit_data_dir.empty()) latchkey::relocate_state_files(*audit_config, audit_data_dir);
+    if (*audit_verify) return latchkey::run_audit_verify(*audit_config, audit_public_key, audit_checkpoints);
+    return latchkey::run_audit_checkpoint(*audit_config);
   }
 
   auto config = load(config_path);
