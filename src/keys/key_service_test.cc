@@ -220,7 +220,7 @@ TEST_F(KeyServiceTest, UploadsAreRateLimitedPerDevice) {
 // other devices' keys for that reason, but the primary's own signed prekey (signed by the old identity) is
 // kept when the identity-changing upload carries no signed prekey. DISABLED: fails today (see
 // SqliteKeyStore::store, which deletes only the other devices' signed prekeys).
-TEST_F(KeyServiceTest, DISABLED_ChangingTheIdentityLeavesNoSignedPreKeyOfTheOldOne) {
+TEST_F(KeyServiceTest, ChangingTheIdentityLeavesNoSignedPreKeyOfTheOldOne) {
   ASSERT_TRUE(keys_->upload(uuid_, 1, signed_upload(identity_, 1, 2)).ok());
   TestIdentityKey replacement(context_);
   KeyUpload change = signed_upload(replacement, 10, 1);

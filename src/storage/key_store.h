@@ -50,7 +50,8 @@ class KeyStore {
   virtual ~KeyStore() = default;
 
   // Applies `upload` for the device in one transaction. When the upload changes the identity key (primary
-  // only), every other device's signed prekey and prekeys are removed: they were made for the old identity.
+  // only), every signed prekey and prekey of the account (the uploading device's too) is removed first: they
+  // were made for the old identity; the upload's own keys are then stored.
   // Errors: kNotFound (no such device), kConflict (a non-primary upload whose identity key is not the stored
   // one, or none is stored yet), kMalformedRequest (the pool would hold more than `max_stored` prekeys;
   // nothing is changed).

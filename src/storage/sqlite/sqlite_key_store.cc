@@ -9,9 +9,10 @@ constexpr std::string_view kSelectIdentity =
     "SELECT a.identity_key FROM accounts a JOIN devices d ON d.account_uuid = a.uuid "
     "WHERE a.uuid = ?1 AND d.device_id = ?2";
 constexpr std::string_view kSetIdentity = "UPDATE accounts SET identity_key = ?2 WHERE uuid = ?1";
-constexpr std::string_view kDeleteOtherSignedPreKeys =
-    "DELETE FROM signed_prekeys WHERE account_uuid = ?1 AND device_id != ?2";
-constexpr std::string_view kDeleteOtherPreKeys = "DELETE FROM prekeys WHERE account_uuid = ?1 AND device_id != ?2";
+// Every key signed by (or made for) an old identity goes when the identity changes, the uploading device's too:
+// a bundle must never pair the new identity with a signed prekey of the old one.
+constexpr std::string_view kDeleteAccountSignedPreKeys = "DELETE FROM signed_prekeys WHERE account_uuid = ?1";
+constexpr std::string_view kDeleteAccountPreKeys = "DELETE FROM prekeys WHERE account_uuid = ?1";
 constexpr std::string_view kUpsertSignedPreKey =
     "INSERT INTO signed_prekeys (account_uuid, device_id, key_id, public_key, signature) VALUES (?1, ?2, ?3, ?4, ?5) "
     "ON CONFLICT (account_uuid, device_id) DO UPDATE SET key_id = excluded.key_id, "
@@ -24,7 +25,7 @@ constexpr std::string_view kSelectAccountIdentity = "SELECT identity_key FROM ac
 constexpr std::string_view kSelectSignedPreKeys =
     "SELECT s.device_id, d.registration_id, s.key_id, s.public_key, s.signature FROM signed_prekeys s "
     "JOIN devices d ON d.account_uuid = s.account_uuid AND d.device_id = s.device_id "
-    "WHERE s.account_uuid = ?1 AND (?2 = 0 OR s.device_id = ?2) ORDER BY s.device_id";
+    "WHERE s.account_uuid = ?1 AND (?2 = -1 OR s.device_id = ?2) ORDER BY s.device_id";
 constexpr std::string_view kSelectOnePreKey =
     "SELECT key_id, public_key FROM prekeys WHERE account_uuid = ?1 AND device_id = ?2 ORDER BY key_id LIMIT 1";
 constexpr std::string_view kDeletePreKey =
@@ -65,11 +66,10 @@ Status SqliteKeyStore::store(const std::string& uuid, std::uint32_t device_id, c
       set->bind_blob(2, upload.identity_key);
       LK_RETURN_IF_ERROR(set->run("setting the identity key"));
       if (!stored_identity.empty()) {
-        for (std::string_view sql : {kDeleteOtherSignedPreKeys, kDeleteOtherPreKeys}) {
+        for (std::string_view sql : {kDeleteAccountSignedPreKeys, kDeleteAccountPreKeys}) {
           auto remove = connection.prepare(sql);
           if (!remove.ok()) return remove.take_error();
           remove->bind_text(1, uuid);
-          remove->bind_int64(2, device_id);
           LK_RETURN_IF_ERROR(remove->run("removing keys made for the old identity"));
         }
       }
@@ -126,7 +126,7 @@ Result<AccountBundles> SqliteKeyStore::take_bundles(const std::string& uuid, std
       auto select = connection.prepare(kSelectSignedPreKeys);
       if (!select.ok()) return select.take_error();
       select->bind_text(1, uuid);
-      select->bind_int64(2, device_id.value_or(0));
+      select->bind_int64(2, device_id ? static_cast<std::int64_t>(*device_id) : -1);  // -1: every device
       for (;;) {
         Result<bool> row = select->step("reading signed prekeys");
         if (!row.ok()) return row.take_error();
