@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "accounts/account_service.h"
+#include "alerts/alert_engine.h"
 #include "audit/audit_service.h"
 #include "devices/device_service.h"
 #include "devices/provisioning_registry.h"
@@ -25,6 +26,8 @@
 #include "net/api_routes.h"
 #include "net/server.h"
 #include "sms/sms_router.h"
+#include "staff/account_lookup.h"
+#include "staff/staff_service.h"
 #include "storage/storage.h"
 #include "verification/verification_service.h"
 
@@ -50,6 +53,9 @@ struct Application::Components {
   ClientPresence presence;
   std::unique_ptr<MessageService> messages;
   std::unique_ptr<AuditService> audit;
+  std::unique_ptr<StaffService> staff;
+  std::unique_ptr<AccountLookup> lookup;
+  std::unique_ptr<AlertEngine> alerts;
   Router router;
   std::unique_ptr<HttpServer> server;
 };
@@ -147,6 +153,12 @@ Status Application::start() {
   if (!audit_key.ok()) return audit_key.take_error();
   c->audit = std::make_unique<AuditService>(c->storage->audit(), c->clock, std::move(audit_key.value()),
                                             config_.audit.checkpoint_file);
+  // The staff console: WebAuthn sign-in, masked lookups, alerts (every staff action goes through the audit log).
+  c->staff = std::make_unique<StaffService>(config_.staff, c->storage->staff(), *c->audit, c->clock, c->random,
+                                            c->metrics);
+  c->lookup = std::make_unique<AccountLookup>(config_.staff, c->storage->accounts(), *c->audit, c->clock, c->metrics);
+  c->alerts = std::make_unique<AlertEngine>(config_.alerts, c->storage->alert_queries(), c->clock, c->metrics);
+  add_staff_routes(c->router, *c->staff, *c->lookup, *c->audit, *c->alerts);
 
   c->server = std::make_unique<HttpServer>(config_.server, c->router, c->metrics);
   LK_RETURN_IF_ERROR(c->server->start());
@@ -162,6 +174,8 @@ Status Application::start() {
     auto written = audit->write_checkpoint();
     if (!written.ok()) log::error("audit_checkpoint_failed", {{"reason", written.error().message}});
   });
+  AlertEngine* alerts = c->alerts.get();
+  c->server->add_periodic_task(config_.alerts.evaluation_interval, [alerts] { alerts->evaluate(); });
   components_ = std::move(c);
   return {};
 }

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/application.h"
+#include "app/staff_command.h"
 #include "app/audit_command.h"
 #include "core/config.h"
 #include "core/logging.h"
@@ -36,6 +37,18 @@ int main(int argc, char** argv) {
   check->add_option("-c,--config", check_path, "TOML configuration file")->required();
 
   auto* version = app.add_subcommand("version", "Print the version");
+
+  std::string staff_config_path, staff_data_dir, staff_name, staff_role;
+  auto* staff = app.add_subcommand("staff", "Staff administration from the server host");
+  staff->require_subcommand(1);
+  auto* staff_invite = staff->add_subcommand("invite", "Print a single-use enrollment link for a new staff member");
+  staff_invite->add_option("--name", staff_name, "Name shown in the console and the audit log")->required();
+  staff_invite->add_option("--role", staff_role, "viewer, support, responder or admin")->required();
+  auto* staff_list = staff->add_subcommand("list", "List staff members");
+  for (auto* command : {staff_invite, staff_list}) {
+    command->add_option("-c,--config", staff_config_path, "TOML configuration file of the server");
+    command->add_option("--data-dir", staff_data_dir, "The server's --data-dir, if it uses one");
+  }
 
   std::string audit_config_path, audit_data_dir, audit_public_key, audit_checkpoints;
   auto* audit = app.add_subcommand("audit", "Check or checkpoint the tamper-evident audit log");
@@ -77,6 +90,17 @@ int main(int argc, char** argv) {
     if (!audit_data_dir.empty()) latchkey::relocate_state_files(*audit_config, audit_data_dir);
     if (*audit_verify) return latchkey::run_audit_verify(*audit_config, audit_public_key, audit_checkpoints);
     return latchkey::run_audit_checkpoint(*audit_config);
+  }
+
+  if (*staff) {
+    auto staff_config = load(staff_config_path);
+    if (!staff_config.ok()) {
+      std::cerr << "latchkeyd: the configuration has problems:\n" << staff_config.error().message << "\n";
+      return kExitBadConfig;
+    }
+    if (!staff_data_dir.empty()) latchkey::relocate_state_files(*staff_config, staff_data_dir);
+    if (*staff_invite) return latchkey::run_staff_invite(*staff_config, staff_name, staff_role);
+    return latchkey::run_staff_list(*staff_config);
   }
 
   auto config = load(config_path);
