@@ -81,9 +81,11 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
         return RegisteredDevice{account.uuid, number->e164, 0, false, std::move(*pending)};
     }
   }
+  std::string code_provider;  // whose SMS or call verified the session ("" for a recovery password)
   if (!by_recovery_password) {
     auto session = verification_.consume_for_registration(request.session_id, number->e164);
     if (!session.ok()) return session.take_error();
+    code_provider = session->last_provider;
   }
 
   Device primary;
@@ -104,6 +106,9 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
     if (!saved.ok()) return saved.take_error();
   }
   if (record->replaced_existing && devices_removed_) devices_removed_(record->account.uuid, std::nullopt);
+  if (registered_)
+    registered_(RegistrationLogEntry{number->e164, record->account.uuid, now, code_provider, record->replaced_existing,
+                                     existing->has_value() ? (*existing)->created_at : now});
   (record->replaced_existing ? registrations_replaced_ : registrations_new_).inc();
   log::info("account_registered", {{"uuid", record->account.uuid},
                                    {"number", log::mask_number(number->e164)},

@@ -19,6 +19,7 @@
 #include "core/logging.h"
 #include "crypto/random.h"
 #include "encrypted_storage/encrypted_storage_service.h"
+#include "incidents/incident_service.h"
 #include "crypto/secret_hash.h"
 #include "limits/rate_limiter.h"
 #include "limits/sms_pumping_breaker.h"
@@ -56,6 +57,7 @@ struct Application::Components {
   std::unique_ptr<StaffService> staff;
   std::unique_ptr<AccountLookup> lookup;
   std::unique_ptr<AlertEngine> alerts;
+  std::unique_ptr<IncidentService> incidents;
   Router router;
   std::unique_ptr<HttpServer> server;
 };
@@ -159,6 +161,14 @@ Status Application::start() {
   c->lookup = std::make_unique<AccountLookup>(config_.staff, c->storage->accounts(), *c->audit, c->clock, c->metrics);
   c->alerts = std::make_unique<AlertEngine>(config_.alerts, c->storage->alert_queries(), c->clock, c->metrics);
   add_staff_routes(c->router, *c->staff, *c->lookup, *c->audit, *c->alerts);
+  // Incident response: every registration is logged with the provider whose code verified it.
+  c->incidents = std::make_unique<IncidentService>(config_.incidents, c->storage->incidents(), c->storage->sessions(),
+                                                   *c->sms, *c->audit, c->clock, c->random, c->metrics);
+  IncidentService* incidents = c->incidents.get();
+  c->accounts->set_registered_listener([incidents](const RegistrationLogEntry& e) { incidents->record_registration(e); });
+  c->incidents->set_unregistered_listener([presence](const std::string& uuid) { presence->unregister(uuid, std::nullopt); });
+  LK_RETURN_IF_ERROR(c->incidents->resume());
+  add_incident_routes(c->router, *c->incidents, *c->staff);
 
   c->server = std::make_unique<HttpServer>(config_.server, c->router, c->metrics);
   LK_RETURN_IF_ERROR(c->server->start());

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/application.h"
+#include "app/incident_command.h"
 #include "app/staff_command.h"
 #include "app/audit_command.h"
 #include "core/config.h"
@@ -45,6 +46,20 @@ int main(int argc, char** argv) {
   staff_invite->add_option("--name", staff_name, "Name shown in the console and the audit log")->required();
   staff_invite->add_option("--role", staff_role, "viewer, support, responder or admin")->required();
   auto* staff_list = staff->add_subcommand("list", "List staff members");
+  std::string incident_config_path, incident_data_dir, incident_id, incident_format = "json";
+  auto* incident = app.add_subcommand("incident", "Incidents, read from the database (approve and execute in the console)");
+  incident->require_subcommand(1);
+  auto* incident_list = incident->add_subcommand("list", "List incidents");
+  auto* incident_show = incident->add_subcommand("show", "An incident's impact and progress");
+  auto* incident_watch = incident->add_subcommand("watch", "A progress bar until the run completes");
+  auto* incident_report = incident->add_subcommand("report", "The final report: who was notified when, who re-registered");
+  for (auto* command : {incident_show, incident_watch, incident_report})
+    command->add_option("id", incident_id, "Incident id")->required();
+  incident_report->add_option("--format", incident_format, "json or csv");
+  for (auto* command : {incident_list, incident_show, incident_watch, incident_report}) {
+    command->add_option("-c,--config", incident_config_path, "TOML configuration file of the server");
+    command->add_option("--data-dir", incident_data_dir, "The server's --data-dir, if it uses one");
+  }
   for (auto* command : {staff_invite, staff_list}) {
     command->add_option("-c,--config", staff_config_path, "TOML configuration file of the server");
     command->add_option("--data-dir", staff_data_dir, "The server's --data-dir, if it uses one");
@@ -92,6 +107,16 @@ int main(int argc, char** argv) {
     return latchkey::run_audit_checkpoint(*audit_config);
   }
 
+  if (*incident) {
+    auto incident_config = load(incident_config_path);
+    if (!incident_config.ok()) {
+      std::cerr << "latchkeyd: the configuration has problems:\n" << incident_config.error().message << "\n";
+      return kExitBadConfig;
+    }
+    if (!incident_data_dir.empty()) latchkey::relocate_state_files(*incident_config, incident_data_dir);
+    const std::string verb = *incident_list ? "list" : *incident_show ? "show" : *incident_watch ? "watch" : "report";
+    return latchkey::run_incident_command(*incident_config, verb, incident_id, incident_format);
+  }
   if (*staff) {
     auto staff_config = load(staff_config_path);
     if (!staff_config.ok()) {

@@ -16,6 +16,7 @@
 #include "lock/registration_lock.h"
 #include "metrics/metrics.h"
 #include "alerts/alert_engine.h"
+#include "incidents/incident_service.h"
 #include "net/router.h"
 #include "staff/account_lookup.h"
 #include "staff/staff_service.h"
@@ -57,6 +58,8 @@ void add_device_routes(Router& router, AccountService& accounts, DeviceService& 
 // The staff console: sign-in, staff, lookups, audit log and static files (net/staff_routes.cc).
 void add_staff_routes(Router& router, StaffService& staff, AccountLookup& lookup, AuditLog& audit,
                       AlertEngine& alerts);
+// Providers and incidents in the staff console (net/incident_routes.cc).
+void add_incident_routes(Router& router, IncidentService& incidents, StaffAuthorizer& staff);
 void add_message_routes(Router& router, AccountService& accounts, MessageService& messages, ClientPresence& presence);
 
 inline void add_api_routes(Router& router, const ApiServices& s) {

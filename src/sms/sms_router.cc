@@ -1,5 +1,7 @@
 #include "sms/sms_router.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <exception>
 
@@ -70,10 +72,20 @@ const std::vector<std::string>& SmsRouter::route_for(const std::string& country_
   return it != routing_.by_country.end() ? it->second : routing_.default_route;
 }
 
-Result<DeliveryReceipt> SmsRouter::send(const OutgoingMessage& message) {
+Result<DeliveryReceipt> SmsRouter::send(const OutgoingMessage& message) { return send_avoiding(message, {}); }
+
+std::vector<std::pair<std::string, bool>> SmsRouter::providers() const {
+  std::vector<std::pair<std::string, bool>> out;
+  for (const auto& [name, entry] : providers_) out.emplace_back(name, entry->enabled.load(std::memory_order_relaxed));
+  return out;
+}
+
+Result<DeliveryReceipt> SmsRouter::send_avoiding(const OutgoingMessage& message,
+                                                 const std::vector<std::string>& excluded) {
   const char* transport = transport_name(message.transport);
   int tried = 0;
   for (const std::string& name : route_for(message.country_code)) {
+    if (std::find(excluded.begin(), excluded.end(), name) != excluded.end()) continue;
     auto it = providers_.find(name);
     if (it == providers_.end()) continue;
     Entry& entry = *it->second;

@@ -39,6 +39,12 @@ class SmsRouter {
   // Counts latchkey_sms_sent_total{provider,transport,outcome}.
   Result<DeliveryReceipt> send(const OutgoingMessage& message);
 
+  // As send(), never using a provider named in `excluded` (incident notifications avoid the compromised one).
+  Result<DeliveryReceipt> send_avoiding(const OutgoingMessage& message, const std::vector<std::string>& excluded);
+
+  // The names of every configured provider, enabled or not, with their current switch.
+  std::vector<std::pair<std::string, bool>> providers() const;
+
   // True if some enabled provider on the route for `country_code` supports the transport.
   bool offers(const std::string& country_code, Transport transport) const;
 

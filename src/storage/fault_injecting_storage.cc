@@ -33,6 +33,10 @@ class FaultInjectingStorage::SessionStore final : public VerificationSessionStor
     LK_RETURN_IF_ERROR(owner_.admit_write());
     return inner_.delete_expired(now, limit);
   }
+  Result<int> invalidate_by_provider(const std::string& provider, EpochMillis now) override {
+    LK_RETURN_IF_ERROR(owner_.admit_write());
+    return inner_.invalidate_by_provider(provider, now);
+  }
 
  private:
   FaultInjectingStorage& owner_;

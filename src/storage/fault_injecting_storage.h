@@ -36,6 +36,7 @@ class FaultInjectingStorage final : public Storage {
   // Audit entries are passed through without injected faults.
   AuditStore& audit() override { return inner_->audit(); }
   AlertQueries& alert_queries() override { return inner_->alert_queries(); }
+  IncidentStore& incidents() override { return inner_->incidents(); }
   Status check_health() override;  // kUnavailable while reads fail, else the backend's answer
   void close() override;
 

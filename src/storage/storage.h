@@ -11,6 +11,7 @@
 #include "storage/alert_queries.h"
 #include "storage/backup_store.h"
 #include "storage/encrypted_storage_store.h"
+#include "storage/incident_store.h"
 #include "storage/key_store.h"
 #include "storage/message_store.h"
 #include "storage/notice_store.h"
@@ -35,6 +36,7 @@ class Storage {
   virtual StaffStore& staff() = 0;
   virtual AuditStore& audit() = 0;
   virtual AlertQueries& alert_queries() = 0;
+  virtual IncidentStore& incidents() = 0;
 
   // Ok when the backend answers a trivial query.
   virtual Status check_health() = 0;

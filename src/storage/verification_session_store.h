@@ -54,6 +54,11 @@ class VerificationSessionStore {
 
   // Deletes up to `limit` sessions whose expires_at is before `now`; answers how many were deleted.
   virtual Result<int> delete_expired(EpochMillis now, int limit) = 0;
+
+  // Ends every unexpired session not yet used to register whose last code went through `provider` (its
+  // pending code is dropped and it expires at `now`, so neither a code nor a verified state from that provider
+  // can be used any more). Answers how many sessions were ended.
+  virtual Result<int> invalidate_by_provider(const std::string& provider, EpochMillis now) = 0;
 };
 
 }  // namespace latchkey

@@ -134,4 +134,16 @@ Result<int> SqliteSessionStore::delete_expired(EpochMillis now, int limit) {
   });
 }
 
+Result<int> SqliteSessionStore::invalidate_by_provider(const std::string& provider, EpochMillis now) {
+  return database_.write_returning<int>([&](SqliteConnection& connection) -> Result<int> {
+    auto statement = connection.prepare(
+        "UPDATE verification_sessions SET expires_at = ?2, code_hash = x'', code_expires_at = 0, "
+        "version = version + 1 WHERE last_provider = ?1 AND consumed_at = 0 AND expires_at > ?2");
+    if (!statement.ok()) return statement.take_error();
+    statement->bind_text(1, provider);
+    statement->bind_int64(2, now);
+    return statement->run("ending sessions of a compromised provider");
+  });
+}
+
 }  // namespace latchkey

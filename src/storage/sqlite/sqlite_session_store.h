@@ -19,6 +19,7 @@ class SqliteSessionStore final : public VerificationSessionStore {
   Result<std::optional<VerificationSession>> find(const std::string& id) override;
   Status update(const VerificationSession& session) override;
   Result<int> delete_expired(EpochMillis now, int limit) override;
+  Result<int> invalidate_by_provider(const std::string& provider, EpochMillis now) override;
 
  private:
   SqliteDatabase& database_;

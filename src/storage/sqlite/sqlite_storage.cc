@@ -21,7 +21,8 @@ SqliteStorage::SqliteStorage(std::unique_ptr<SqliteDatabase> database)
       messages_(*database_),
       staff_(*database_),
       audit_(*database_),
-      alert_queries_(*database_) {}
+      alert_queries_(*database_),
+      incidents_(*database_) {}
 
 SqliteStorage::~SqliteStorage() { close(); }
 

@@ -11,6 +11,7 @@
 #include "storage/sqlite/sqlite_backup_store.h"
 #include "storage/sqlite/sqlite_database.h"
 #include "storage/sqlite/sqlite_encrypted_storage_store.h"
+#include "storage/sqlite/sqlite_incident_store.h"
 #include "storage/sqlite/sqlite_key_store.h"
 #include "storage/sqlite/sqlite_message_store.h"
 #include "storage/sqlite/sqlite_notice_store.h"
@@ -40,6 +41,7 @@ class SqliteStorage final : public Storage {
   StaffStore& staff() override { return staff_; }
   AuditStore& audit() override { return audit_; }
   AlertQueries& alert_queries() override { return alert_queries_; }
+  IncidentStore& incidents() override { return incidents_; }
 
   // Runs "SELECT 1" on a read connection. kUnavailable after close().
   Status check_health() override;
@@ -64,6 +66,7 @@ class SqliteStorage final : public Storage {
   SqliteStaffStore staff_;
   SqliteAuditStore audit_;
   SqliteAlertQueries alert_queries_;
+  SqliteIncidentStore incidents_;
 };
 
 }  // namespace latchkey
