@@ -14,6 +14,11 @@ PACKAGES=(
   python3 python3-cryptography curl ca-certificates
 )
 
+# The staff console's browser tests: Debian's Chromium, and Node.js with npm unless a node is already installed.
+PACKAGES+=(chromium)
+command -v node >/dev/null || PACKAGES+=(nodejs)
+command -v npm >/dev/null || PACKAGES+=(npm)
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
