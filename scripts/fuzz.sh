@@ -25,8 +25,10 @@ build request_fuzzer fuzz/request_fuzzer.cc src/core/encoding.cc src/core/error.
   src/net/request_parsing.cc src/net/router.cc src/net/http_types.cc src/net/error_mapping.cc -lsodium
 build phone_number_fuzzer fuzz/phone_number_fuzzer.cc src/core/phone_number.cc src/core/error.cc \
   -lphonenumber -lprotobuf
+build webauthn_fuzzer fuzz/webauthn_fuzzer.cc src/webauthn/webauthn.cc src/core/encoding.cc src/core/error.cc \
+  src/crypto/secret_hash.cc src/crypto/random.cc -lcbor -lcrypto -lsodium -lfmt
 
-for target in config request phone_number; do
+for target in config request phone_number webauthn; do
   work="$OUT/corpus-$target"
   mkdir -p "$work"
   cp -n fuzz/corpus/$target/* "$work"/ 2>/dev/null || true

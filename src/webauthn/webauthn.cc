@@ -35,9 +35,62 @@ struct CborDeleter {
 };
 using CborItem = std::unique_ptr<cbor_item_t, CborDeleter>;
 
+// The size of the first CBOR item in `bytes` if every length it declares fits in the bytes that follow, else
+// nullopt. libcbor 0.8 allocates a declared map or array before reading it, so "a map of 2^32 pairs" in a few
+// bytes would ask for gigabytes: this walk runs first. Definite lengths only (WebAuthn uses CTAP2 canonical
+// CBOR); nesting at most 16 deep.
+std::optional<std::size_t> cbor_item_size(std::string_view bytes, int depth = 0) {
+  if (bytes.empty() || depth > 16) return std::nullopt;
+  const auto initial = static_cast<std::uint8_t>(bytes[0]);
+  const int major = initial >> 5;
+  const int info = initial & 0x1f;
+  std::size_t pos = 1;
+  std::uint64_t value = info;
+  if (info >= 24 && info <= 27) {
+    const std::size_t n = std::size_t(1) << (info - 24);
+    if (bytes.size() < 1 + n) return std::nullopt;
+    value = 0;
+    for (std::size_t i = 0; i < n; ++i) value = (value << 8) | static_cast<std::uint8_t>(bytes[1 + i]);
+    pos += n;
+  } else if (info > 27) {
+    return std::nullopt;  // reserved, or an indefinite length
+  }
+  const std::size_t left = bytes.size() - pos;
+  switch (major) {
+    case 0:
+    case 1:
+    case 7:
+      return pos;
+    case 2:
+    case 3:
+      if (value > left) return std::nullopt;
+      return pos + static_cast<std::size_t>(value);
+    case 6: {
+      auto inner = cbor_item_size(bytes.substr(pos), depth + 1);
+      if (!inner) return std::nullopt;
+      return pos + *inner;
+    }
+    case 4:
+    case 5: {
+      const std::uint64_t items = major == 5 ? value * 2 : value;
+      if (value > left || items > left) return std::nullopt;  // each item takes at least one byte
+      for (std::uint64_t i = 0; i < items; ++i) {
+        auto inner = cbor_item_size(bytes.substr(pos), depth + 1);
+        if (!inner) return std::nullopt;
+        pos += *inner;
+      }
+      return pos;
+    }
+  }
+  return std::nullopt;
+}
+
 // One CBOR item from the front of `bytes`; `used` is how many bytes it took.
 std::optional<CborItem> load_cbor(std::string_view bytes, std::size_t* used) {
   if (bytes.empty()) return std::nullopt;
+  auto size = cbor_item_size(bytes);
+  if (!size) return std::nullopt;
+  bytes = bytes.substr(0, *size);
   cbor_load_result result{};
   cbor_item_t* item = cbor_load(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), &result);
   if (item == nullptr || result.error.code != CBOR_ERR_NONE) {
