@@ -45,10 +45,11 @@ SKIP_LOCK="${BENCH_SKIP_LOCK:-0}"
 REQS_PER_CONN="${BENCH_REQUESTS_PER_CONNECTION:-0}"   # 0: each client keeps one connection
 ONLY="${BENCH_ONLY:-all}"
 case "$ONLY" in
-  all) RUN_REG=1; RUN_RELAY=1 ;;
-  registration) RUN_REG=1; RUN_RELAY=0 ;;
-  relay) RUN_REG=0; RUN_RELAY=1; SKIP_MICRO=1 ;;
-  *) printf 'bench: error: BENCH_ONLY must be all, registration or relay (not %s)\n' "$ONLY" >&2; exit 2 ;;
+  all) RUN_REG=1; RUN_RELAY=1; RUN_INCIDENT=1 ;;
+  registration) RUN_REG=1; RUN_RELAY=0; RUN_INCIDENT=0 ;;
+  relay) RUN_REG=0; RUN_RELAY=1; RUN_INCIDENT=0; SKIP_MICRO=1 ;;
+  incident) RUN_REG=0; RUN_RELAY=0; RUN_INCIDENT=1; SKIP_MICRO=1 ;;
+  *) printf 'bench: error: BENCH_ONLY must be all, registration, relay or incident (not %s)\n' "$ONLY" >&2; exit 2 ;;
 esac
 
 OUT_DIR="$BUILD_DIR/bench"
@@ -78,6 +79,7 @@ if [ "$SKIP_BUILD" != 1 ]; then
   [ -n "${LATCHKEYD:-}" ] || TARGETS+=(latchkeyd)
   [ "$RUN_REG" != 1 ] || TARGETS+=(latchkey_loadgen)
   [ "$RUN_RELAY" != 1 ] || TARGETS+=(latchkey_relay_loadgen)
+  [ "$RUN_INCIDENT" != 1 ] || TARGETS+=(latchkey_incident_bench)
   cmake --build "$BUILD_DIR" --target "${TARGETS[@]}"
   if [ "$SKIP_MICRO" != 1 ]; then
     cmake --build "$BUILD_DIR" --target latchkey_micro_bench || { log "warning: latchkey_micro_bench did not build"; SKIP_MICRO=1; }
@@ -876,4 +878,23 @@ PY
 [ -z "$RELAY_FAILED" ] || { log "relay runs with errors:$RELAY_FAILED"; STATUS=1; }
 [ "$R_SERVER_EXIT" = 0 ] || STATUS=1
 fi  # RUN_RELAY
+
+# ---------------------------------------------------------------------------------------------------------------
+# 8. Incident execution (bench/incident_bench.cc): 1,900 and 100,000 affected numbers among 1,000,000 accounts,
+#    notifications through the Twilio provider to a fake Twilio on loopback. BENCH_INCIDENT_ACCOUNTS and
+#    BENCH_INCIDENT_AFFECTED change the sizes; the generated database is kept in $OUT_DIR/incident-data.
+if [ "$RUN_INCIDENT" = 1 ]; then
+  INCIDENT_BENCH="$OUT_DIR/latchkey_incident_bench"
+  [ -x "$INCIDENT_BENCH" ] || die "$INCIDENT_BENCH is missing"
+  log "incident: ${BENCH_INCIDENT_AFFECTED:-1900,100000} affected among ${BENCH_INCIDENT_ACCOUNTS:-1000000} accounts"
+  if "$INCIDENT_BENCH" --accounts "${BENCH_INCIDENT_ACCOUNTS:-1000000}" --affected "${BENCH_INCIDENT_AFFECTED:-1900,100000}" \
+       --dir "$OUT_DIR/incident-data" > "$OUT_DIR/incident.out" 2> "$OUT_DIR/incident.log"; then
+    grep "affected of" "$OUT_DIR/incident.out"
+    sed -n '/^\[/,$p' "$OUT_DIR/incident.out" > "$OUT_DIR/incident.json"
+    log "incident: summary in $OUT_DIR/incident.json"
+  else
+    log "incident bench failed; see $OUT_DIR/incident.log"
+    STATUS=1
+  fi
+fi
 exit "$STATUS"
