@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "incidents/incident_report.h"
 #include "storage/storage.h"
 
 namespace latchkey {
@@ -96,27 +97,12 @@ int run_incident_command(const Config& config, const std::string& verb, const st
     auto targets = store.targets(id);
     if (!targets.ok()) return fail(targets.error().message);
     if (format == "csv") {
-      std::cout << "number,has_account,registered_in_window,registration_lock,unregistered_at,notified_at,"
-                   "notify_provider,reregistered_at,error\n";
-      for (const IncidentTarget& t : *targets)
-        std::cout << fmt::format("{},{},{},{},{},{},{},{},\"{}\"\n", t.number, int(t.has_account),
-                                 int(t.registered_in_window), int(t.has_registration_lock), t.unregistered_at,
-                                 t.notified_at, t.notify_provider, t.reregistered_at, t.last_error);
+      std::cout << incident_report_csv(*targets);
       return 0;
     }
     if (format != "json") return fail("--format: expected json or csv");
-    nlohmann::json rows = nlohmann::json::array();
-    for (const IncidentTarget& t : *targets)
-      rows.push_back({{"number", t.number},
-                      {"hasAccount", t.has_account},
-                      {"registeredInWindow", t.registered_in_window},
-                      {"registrationLock", t.has_registration_lock},
-                      {"unregisteredAt", t.unregistered_at},
-                      {"notifiedAt", t.notified_at},
-                      {"notifyProvider", t.notify_provider},
-                      {"reregisteredAt", t.reregistered_at},
-                      {"error", t.last_error}});
-    std::cout << nlohmann::json{{"incident", id}, {"state", i.state}, {"targets", rows}}.dump(2) << "\n";
+    std::cout << nlohmann::json{{"incident", id}, {"state", i.state}, {"targets", incident_report_json(*targets)}}.dump(2)
+              << "\n";
     return 0;
   }
   return fail("unknown command " + verb);

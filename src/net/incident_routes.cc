@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/phone_number.h"
+#include "incidents/incident_report.h"
 #include "net/api_routes.h"
 #include "net/request_parsing.h"
 #include "net/staff_http.h"
@@ -36,25 +37,6 @@ nlohmann::json counts_json(const IncidentCounts& c) {
           {"notified", c.notified},
           {"failed", c.failed},
           {"reregistered", c.reregistered}};
-}
-
-std::string query_value(const std::string& query, std::string_view key) {
-  std::string_view rest = query;
-  while (!rest.empty()) {
-    std::size_t end = rest.find('&');
-    std::string_view pair = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
-    std::size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
-  }
-  return {};
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 }  // namespace
@@ -206,7 +188,7 @@ void add_incident_routes(Router& router, IncidentService& incidents, StaffAuthor
   router.add("GET", "/staff/api/incidents/{id}/report", HandlerPool::kWorker, [&](HttpRequest& request) {
     auto me = staff.authorize(request, Permission::kManageIncidents);
     if (!me.ok()) return staff_error(me.error());
-    std::string format = query_value(request.query, "format");
+    std::string format = query_parameter(request.query, "format");
     if (format.empty()) format = "json";
     if (format != "json" && format != "csv")
       return staff_error(make_error(ErrorCode::kMalformedRequest, "format: expected json or csv"));
@@ -215,31 +197,13 @@ void add_incident_routes(Router& router, IncidentService& incidents, StaffAuthor
     Status audited = incidents.audit_export(*me, request.path_params[0], format);
     if (!audited.ok()) return staff_error(audited.error());
     if (format == "csv") {
-      std::string csv = "number,has_account,registered_in_window,registration_lock,unregistered_at,notified_at,"
-                        "notify_provider,reregistered_at,error\n";
-      for (const IncidentTarget& t : *targets)
-        csv += fmt::format("{},{},{},{},{},{},{},{},{}\n", t.number, int(t.has_account), int(t.registered_in_window),
-                           int(t.has_registration_lock), t.unregistered_at, t.notified_at,
-                           csv_field(t.notify_provider), t.reregistered_at, csv_field(t.last_error));
-      HttpResponse response = HttpResponse::text(200, std::move(csv), "text/csv; charset=utf-8");
+      HttpResponse response = HttpResponse::text(200, incident_report_csv(*targets), "text/csv; charset=utf-8");
       add_console_security_headers(response);
       response.headers.emplace_back("Content-Disposition",
                                     "attachment; filename=\"incident-" + request.path_params[0] + ".csv\"");
       return response;
     }
-    nlohmann::json rows = nlohmann::json::array();
-    for (const IncidentTarget& t : *targets)
-      rows.push_back({{"number", t.number},
-                      {"hasAccount", t.has_account},
-                      {"registeredInWindow", t.registered_in_window},
-                      {"registrationLock", t.has_registration_lock},
-                      {"unregisteredAt", t.unregistered_at},
-                      {"notifiedAt", t.notified_at},
-                      {"notifyProvider", t.notify_provider},
-                      {"notifyMessageId", t.notify_message_id},
-                      {"reregisteredAt", t.reregistered_at},
-                      {"error", t.last_error}});
-    return staff_json(200, {{"incident", request.path_params[0]}, {"targets", rows}});
+    return staff_json(200, {{"incident", request.path_params[0]}, {"targets", incident_report_json(*targets)}});
   });
 }
 

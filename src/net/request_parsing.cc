@@ -83,4 +83,16 @@ Result<const nlohmann::json*> required_array(const nlohmann::json& object, const
   return &*it;
 }
 
+std::string query_parameter(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const std::size_t end = query.find('&');
+    const std::string_view pair = query.substr(0, end);
+    query = end == std::string_view::npos ? std::string_view{} : query.substr(end + 1);
+    const std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != key) continue;
+    return eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1));
+  }
+  return {};
+}
+
 }  // namespace latchkey

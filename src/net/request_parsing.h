@@ -32,6 +32,9 @@ Result<std::string> decode_base64(const nlohmann::json& value, const std::string
 // The object's array member `key`; kMalformedRequest when missing or not an array.
 Result<const nlohmann::json*> required_array(const nlohmann::json& object, const char* key);
 
+// The url-decoded value of `key` in a query string ("a=1&q=%2B33"), or empty when absent.
+std::string query_parameter(std::string_view query, std::string_view key);
+
 struct BasicCredentials {
   std::string username;
   std::string password;

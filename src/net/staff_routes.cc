@@ -47,19 +47,6 @@ Result<const nlohmann::json*> credential_response(const nlohmann::json& body, st
   return &*response;
 }
 
-std::string query_param(const std::string& query, std::string_view key) {
-  std::string_view rest = query;
-  while (!rest.empty()) {
-    std::size_t end = rest.find('&');
-    std::string_view pair = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
-    std::size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != key) continue;
-    return eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1));
-  }
-  return {};
-}
-
 const char* content_type_for(std::string_view path) {
   auto ends = [&](std::string_view suffix) {
     return path.size() >= suffix.size() && path.substr(path.size() - suffix.size()) == suffix;
@@ -223,8 +210,8 @@ void add_staff_routes(Router& router, StaffService& staff, AccountLookup& lookup
   router.add("GET", "/staff/api/accounts", HandlerPool::kWorker, [&staff, &lookup](HttpRequest& request) {
     auto me = staff.authorize(request, Permission::kLookupAccounts);
     if (!me.ok()) return staff_error(me.error());
-    const std::string q = query_param(request.query, "q");
-    const std::string case_ref = query_param(request.query, "case");
+    const std::string q = query_parameter(request.query, "q");
+    const std::string case_ref = query_parameter(request.query, "case");
     if (q.empty()) return staff_error(make_error(ErrorCode::kMalformedRequest, "q: expected a number or an account uuid"));
     if (case_ref.size() > 128) return staff_error(make_error(ErrorCode::kMalformedRequest, "case: at most 128 characters"));
     auto found = lookup.lookup(*me, q, case_ref);
@@ -258,8 +245,8 @@ void add_staff_routes(Router& router, StaffService& staff, AccountLookup& lookup
     if (!me.ok()) return staff_error(me.error());
     std::int64_t before = 0;
     int limit = 50;
-    const std::string before_text = query_param(request.query, "before");
-    const std::string limit_text = query_param(request.query, "limit");
+    const std::string before_text = query_parameter(request.query, "before");
+    const std::string limit_text = query_parameter(request.query, "limit");
     if (!before_text.empty()) {
       auto [p, ec] = std::from_chars(before_text.data(), before_text.data() + before_text.size(), before);
       if (ec != std::errc() || p != before_text.data() + before_text.size() || before < 0)

@@ -86,17 +86,23 @@ Result<EnrollmentLink> StaffService::invite(const std::string& actor, const std:
   return EnrollmentLink{config_.origins.front() + "/console/#enroll=" + token, invite.expires_at};
 }
 
-Result<nlohmann::json> StaffService::enrollment_options(const std::string& token) {
-  const EpochMillis now = clock_.now_ms();
-  const std::string token_hash = sha256(token);
+Result<StaffInvite> StaffService::live_invite(const std::string& token_hash, EpochMillis now) {
   auto invite = store_.find_invite(token_hash);
   if (!invite.ok()) return invite.take_error();
   if (!invite->has_value() || (*invite)->used_at != 0 || (*invite)->expires_at <= now)
     return make_error(ErrorCode::kForbidden, "the enrollment link is unknown, used or expired");
+  return std::move(**invite);
+}
+
+Result<nlohmann::json> StaffService::enrollment_options(const std::string& token) {
+  const EpochMillis now = clock_.now_ms();
+  const std::string token_hash = sha256(token);
+  auto invite = live_invite(token_hash, now);
+  if (!invite.ok()) return invite.take_error();
   const std::string challenge = random_bytes(random_, kChallengeBytes);
   LK_RETURN_IF_ERROR(
       store_.put_challenge(challenge, kEnrollPurpose, token_hash, now + millis(config_.challenge_ttl), now));
-  const StaffInvite& i = **invite;
+  const StaffInvite& i = *invite;
   return nlohmann::json{
       {"rp", {{"id", config_.rp_id}, {"name", config_.rp_name}}},
       {"user", {{"id", base64url_encode(random_bytes(random_, 16))}, {"name", i.name}, {"displayName", i.name}}},
@@ -115,10 +121,8 @@ Result<SignedIn> StaffService::enroll(const std::string& token, const webauthn::
                                       const std::string& client_ip) {
   const EpochMillis now = clock_.now_ms();
   const std::string token_hash = sha256(token);
-  auto invite = store_.find_invite(token_hash);
+  auto invite = live_invite(token_hash, now);
   if (!invite.ok()) return invite.take_error();
-  if (!invite->has_value() || (*invite)->used_at != 0 || (*invite)->expires_at <= now)
-    return make_error(ErrorCode::kForbidden, "the enrollment link is unknown, used or expired");
   auto challenge = webauthn::challenge_of(response.client_data_json);
   if (!challenge.ok()) return challenge.take_error();
   auto consumed = store_.consume_challenge(*challenge, kEnrollPurpose, token_hash, now);
@@ -131,10 +135,10 @@ Result<SignedIn> StaffService::enroll(const std::string& token, const webauthn::
   }
   StaffMember member;
   member.id = new_uuid(random_);
-  member.name = (*invite)->name;
-  member.role = (*invite)->role;
+  member.name = invite->name;
+  member.role = invite->role;
   member.created_at = now;
-  member.created_by = (*invite)->invited_by;
+  member.created_by = invite->invited_by;
   StaffCredential stored;
   stored.credential_id = credential->credential_id;
   stored.staff_id = member.id;

@@ -83,6 +83,8 @@ class StaffService final : public StaffAuthorizer {
 
  private:
   Result<SignedIn> start_session(const StaffMember& member);
+  // The unused, unexpired invite with this token hash; kForbidden otherwise.
+  Result<StaffInvite> live_invite(const std::string& token_hash, EpochMillis now);
   std::string cookie_value(const std::string& token, std::int64_t max_age_seconds) const;
   webauthn::RelyingParty relying_party() const;
 
