@@ -24,6 +24,7 @@ run: build
 
 # Everything CI runs: unit and integration tests, then the same under ASan/UBSan, then the fuzzers briefly.
 test: build
+	@./scripts/install-deps.sh --browser
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz

@@ -14,10 +14,13 @@ PACKAGES=(
   python3 python3-cryptography curl ca-certificates
 )
 
-# The staff console's browser tests: Debian's Chromium, and Node.js with npm unless a node is already installed.
-PACKAGES+=(chromium)
-command -v node >/dev/null || PACKAGES+=(nodejs)
-command -v npm >/dev/null || PACKAGES+=(npm)
+# Optional group `--browser` (make test asks for it): the staff console's browser tests need Debian's Chromium,
+# and Node.js with npm unless a node is already installed.
+if [[ " $* " == *" --browser "* ]]; then
+  PACKAGES+=(chromium)
+  command -v node >/dev/null || PACKAGES+=(nodejs)
+  command -v npm >/dev/null || PACKAGES+=(npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
