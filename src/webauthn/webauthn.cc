@@ -19,12 +19,16 @@ namespace {
 
 constexpr std::uint8_t kFlagUserPresent = 0x01;
 constexpr std::uint8_t kFlagUserVerified = 0x04;
+constexpr std::uint8_t kFlagBackupEligible = 0x08;
+constexpr std::uint8_t kFlagBackupState = 0x10;
 constexpr std::uint8_t kFlagAttestedData = 0x40;
 constexpr std::uint8_t kFlagExtensions = 0x80;
 constexpr std::size_t kMaxCredentialId = 1023;
+constexpr std::size_t kMaxEchoedText = 100;  // attacker text quoted in an error message is cut to this
 
 Error malformed(std::string message) { return make_error(ErrorCode::kMalformedRequest, std::move(message)); }
 Error refused(std::string message) { return make_error(ErrorCode::kUnauthorized, std::move(message)); }
+std::string echo(std::string_view text) { return std::string(text.substr(0, kMaxEchoedText)); }
 
 std::string sha256_of(std::string_view bytes) { return sha256(bytes); }
 
@@ -164,7 +168,7 @@ Result<Pkey> es256_key(std::string_view cose) {
   if (kty != 2) return refused("the credential key is not an EC2 key (only ES256 is accepted)");
   if (alg != -7) return refused("the credential key's algorithm is not ES256 (-7)");
   if (crv != 1) return refused("the credential key's curve is not P-256");
-  if (!x || !y || x->size() != 32 || y->size() != 32) return malformed("the credential key's x and y must be 32 bytes");
+  if (!x || !y || x->size() != 32 || y->size() != 32) return refused("the credential key's x and y must be 32 bytes");
 
   std::string point = std::string(1, '\x04') + *x + *y;
   char group[] = "prime256v1";
@@ -209,12 +213,12 @@ Status check_client_data(const RelyingParty& rp, std::string_view client_data_js
   auto challenge = field("challenge");
   auto origin = field("origin");
   if (!got_type || !challenge || !origin) return malformed("clientDataJSON lacks type, challenge or origin");
-  if (*got_type != type) return refused("clientDataJSON type is " + *got_type + ", expected " + std::string(type));
+  if (*got_type != type) return refused("clientDataJSON type is " + echo(*got_type) + ", expected " + std::string(type));
   auto decoded = base64url_decode(*challenge);
   if (!decoded || !constant_time_equal(*decoded, expected_challenge)) return refused("challenge does not match");
   bool allowed = false;
   for (const auto& o : rp.origins) allowed = allowed || o == *origin;
-  if (!allowed) return refused("origin " + origin->substr(0, 200) + " is not allowed");
+  if (!allowed) return refused("origin " + echo(*origin) + " is not allowed");
   if (auto cross = data.find("crossOrigin"); cross != data.end() && cross->is_boolean() && cross->get<bool>())
     return refused("cross-origin requests are not allowed");
   return {};
@@ -267,6 +271,8 @@ Status check_flags_and_rp(const RelyingParty& rp, const AuthenticatorData& data)
   if (!(data.flags & kFlagUserPresent)) return refused("user presence flag missing");
   if (rp.require_user_verification && !(data.flags & kFlagUserVerified))
     return refused("user verification flag missing");
+  if ((data.flags & kFlagBackupState) && !(data.flags & kFlagBackupEligible))
+    return refused("backup state flag set without backup eligibility");
   return {};
 }
 
@@ -301,7 +307,7 @@ Result<NewCredential> verify_registration(const RelyingParty& rp, const Registra
   if (!data.ok()) return data.take_error();
   LK_RETURN_IF_ERROR(check_flags_and_rp(rp, *data));
   if (!(data->flags & kFlagAttestedData) || data->credential_id.empty())
-    return malformed("authenticator data carries no attested credential");
+    return refused("attested credential data flag missing");
   auto key = es256_key(data->public_key_cose);
   if (!key.ok()) return key.take_error();
 
@@ -318,7 +324,7 @@ Result<NewCredential> verify_registration(const RelyingParty& rp, const Registra
     if (!es256_verifies(key->get(), *auth_bytes + sha256_of(response.client_data_json), *sig))
       return refused("attestation signature does not verify");
   } else {
-    return refused("attestation format " + fmt->substr(0, 40) + " is not accepted (none or packed self attestation)");
+    return refused("attestation format " + echo(*fmt) + " is not accepted (none or packed self attestation)");
   }
 
   NewCredential credential;

@@ -1,5 +1,10 @@
 // Server-side WebAuthn verification for staff sign-in: registration (attestation "none" or packed
-// self-attestation) and assertions with ES256 keys. Pure functions: no storage, no networking.
+// self-attestation) and assertions with ES256 keys. Pure functions: no storage, no networking, no shared state,
+// so every function may be called from any thread. Every input is treated as attacker-controlled.
+//
+// Errors: kMalformedRequest when an input cannot be decoded (JSON, CBOR, truncated or trailing authenticator
+// data); kUnauthorized for every failed check, with a message naming the check ("challenge does not match",
+// "origin X is not allowed", "signature does not verify", ...). Nothing throws.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +36,11 @@ struct NewCredential {
   std::string aaguid;            // 16 raw bytes
 };
 
+// Checks a navigator.credentials.create() response: clientDataJSON type "webauthn.create", challenge equal
+// to expected_challenge (constant time), origin in rp.origins, crossOrigin not true; rpIdHash == SHA-256(rp.id),
+// UP set, UV set if rp.require_user_verification, BS only with BE, AT set with attested credential data; the
+// credential key is COSE EC2 P-256 ES256 on the curve; fmt "none" (empty attStmt) or "packed" self attestation
+// (alg -7, no x5c, sig over authData || SHA-256(clientDataJSON) by the credential key). Anything else is refused.
 Result<NewCredential> verify_registration(const RelyingParty& rp, const RegistrationResponse& response,
                                           std::string_view expected_challenge);
 
@@ -43,11 +53,19 @@ struct AssertionResult {
   bool user_verified = false;
 };
 
+// Checks a navigator.credentials.get() response against the stored key and counter: type "webauthn.get",
+// challenge, origin, rpIdHash, UP, UV (if required), the ES256 DER signature over
+// authenticator_data || SHA-256(client_data_json), then the counter rule: when stored_sign_count or the new
+// count is non-zero the new count must be strictly greater, else refused (possible cloned authenticator).
+// response.credential_id and user_handle are not checked here: the caller used them to find the key.
+// A stored key that is not a valid ES256 COSE_Key gives kMalformedRequest or kUnauthorized.
 Result<AssertionResult> verify_assertion(const RelyingParty& rp, const AssertionResponse& response,
                                          std::string_view expected_challenge, std::string_view public_key_cose,
                                          std::uint32_t stored_sign_count);
 
-// The challenge (raw bytes) named in a clientDataJSON. kMalformedRequest if unreadable.
+// The challenge (raw bytes, base64url-decoded) named in a clientDataJSON, so the caller can find and consume its
+// single-use challenge record before verifying. kMalformedRequest if unreadable (not a JSON object, no string
+// "challenge", not base64url, empty or longer than 1024 bytes). Checks nothing else.
 Result<std::string> challenge_of(std::string_view client_data_json);
 
 }  // namespace latchkey::webauthn
