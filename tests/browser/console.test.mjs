@@ -93,7 +93,7 @@ async function staffBrowser(name) {
 }
 
 async function shot(page, name) {
-  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true, style: '#toast { visibility: hidden; }' });
 }
 
 async function open(page, hash, heading) {
