@@ -378,6 +378,7 @@ test('a passkey made for localhost does not work from http://127.0.0.1 (browser 
   await page.goto(`http://127.0.0.1:${port}/console/`);
   await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
   await page.locator('#sign-in .error').waitFor();
+  assert.match(await page.locator('#sign-in .error').textContent(), /relying party/, 'refused by the browser (SecurityError)');
   assert.equal(await page.locator('#sign-out').count(), 0);
   await shot(page, '15-wrong-origin');
   const outcomes = await page.evaluate(async (credentialId) => {
