@@ -256,7 +256,7 @@ std::string attestation_object(std::string_view fmt, Cbor statement, std::string
   Cbor object(cbor_new_definite_map(3));
   cbor_map_add(object.get(), cbor_pair{cbor_move(cbor_build_string("fmt")),
                                        cbor_move(cbor_build_stringn(fmt.data(), fmt.size()))});
-  cbor_map_add(object.get(), cbor_pair{cbor_move(cbor_build_string("attStmt")), statement.release()});
+  cbor_map_add(object.get(), cbor_pair{cbor_move(cbor_build_string("attStmt")), cbor_move(statement.release())});
   cbor_map_add(object.get(), cbor_pair{cbor_move(cbor_build_string("authData")), cbor_move(cbor_bytes(auth_data))});
   return serialize(object.get());
 }
