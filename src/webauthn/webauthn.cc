@@ -28,7 +28,13 @@ constexpr std::size_t kMaxEchoedText = 100;  // attacker text quoted in an error
 
 Error malformed(std::string message) { return make_error(ErrorCode::kMalformedRequest, std::move(message)); }
 Error refused(std::string message) { return make_error(ErrorCode::kUnauthorized, std::move(message)); }
-std::string echo(std::string_view text) { return std::string(text.substr(0, kMaxEchoedText)); }
+// At most kMaxEchoedText bytes of `text`, never cut inside a UTF-8 sequence (messages end up in JSON).
+std::string echo(std::string_view text) {
+  if (text.size() <= kMaxEchoedText) return std::string(text);
+  std::size_t end = kMaxEchoedText;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+  return std::string(text.substr(0, end));
+}
 
 std::string sha256_of(std::string_view bytes) { return sha256(bytes); }
 

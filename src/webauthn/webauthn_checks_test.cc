@@ -547,6 +547,10 @@ TEST_F(WebauthnChecksTest, LongAttackerTextInMessagesIsCut) {
   auto refused = verify(assertion({.origin = std::string(5000, 'a')}));
   ASSERT_FALSE(refused.ok());
   EXPECT_LT(refused.error().message.size(), 200u);
+  // The cut falls inside a two-byte UTF-8 sequence: the whole character is dropped.
+  auto cut = verify(assertion({.origin = std::string(99, 'a') + "\xc3\xa9" + "bbb"}));
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.error().message, "origin " + std::string(99, 'a') + " is not allowed");
 }
 
 TEST_F(WebauthnChecksTest, WrongTypeIsRefused) {
