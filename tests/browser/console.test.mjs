@@ -92,8 +92,12 @@ async function staffBrowser(name) {
   return { page, context, cdp, authenticatorId };
 }
 
+// A full-page screenshot without the toast over it (hidden by attribute: Playwright's `style` option would inject
+// an inline style, which the console's CSP rightly blocks and reports).
 async function shot(page, name) {
-  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true, style: '#toast { visibility: hidden; }' });
+  await page.evaluate(() => { document.getElementById('toast').hidden = true; });
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  await page.evaluate(() => { document.getElementById('toast').hidden = false; });
 }
 
 async function open(page, hash, heading) {
