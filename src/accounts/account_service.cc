@@ -95,7 +95,7 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
   primary.name = request.name.value_or("");
   primary.created_at = now;
   primary.last_seen_at = now;
-  auto record = store_.create_or_replace(number->e164, new_uuid(random_), primary, now);
+  auto record = store_.create_or_replace(number->e164, new_uuid(random_), primary, now, code_provider);
   if (!record.ok()) return record.take_error();
 
   if (takeover_ && record->replaced_existing && !by_recovery_password)
@@ -106,9 +106,6 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
     if (!saved.ok()) return saved.take_error();
   }
   if (record->replaced_existing && devices_removed_) devices_removed_(record->account.uuid, std::nullopt);
-  if (registered_)
-    registered_(RegistrationLogEntry{number->e164, record->account.uuid, now, code_provider, record->replaced_existing,
-                                     existing->has_value() ? (*existing)->created_at : now});
   (record->replaced_existing ? registrations_replaced_ : registrations_new_).inc();
   log::info("account_registered", {{"uuid", record->account.uuid},
                                    {"number", log::mask_number(number->e164)},

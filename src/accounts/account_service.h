@@ -18,7 +18,6 @@
 #include "lock/takeover_guard.h"
 #include "metrics/metrics.h"
 #include "storage/account_store.h"
-#include "storage/incident_store.h"
 #include "verification/verification_service.h"
 
 namespace latchkey {
@@ -51,7 +50,6 @@ struct AuthenticatedDevice {
 
 // Told when devices lose their credentials: `device_id` nullopt means every device of the account (it was
 // re-registered or deleted). Runs on the calling worker thread; must not block.
-using RegisteredListener = std::function<void(const RegistrationLogEntry&)>;
 using DevicesRemovedListener = std::function<void(const std::string& uuid, std::optional<std::uint32_t> device_id)>;
 
 // Thread-safe; every method may block on storage (call from a worker thread).
@@ -83,8 +81,6 @@ class AccountService {
 
   // Set once at start-up (the relay closes the sockets of removed devices).
   void set_devices_removed_listener(DevicesRemovedListener listener) { devices_removed_ = std::move(listener); }
-  // Called after every completed registration (the registration log used by incident response).
-  void set_registered_listener(RegisteredListener listener) { registered_ = std::move(listener); }
 
  private:
   const AccountsConfig& config_;
@@ -99,7 +95,6 @@ class AccountService {
   Counter& registrations_replaced_;
   Counter& deletions_;
   DevicesRemovedListener devices_removed_;
-  RegisteredListener registered_;
 };
 
 }  // namespace latchkey

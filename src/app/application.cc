@@ -161,11 +161,10 @@ Status Application::start() {
   c->lookup = std::make_unique<AccountLookup>(config_.staff, c->storage->accounts(), *c->audit, c->clock, c->metrics);
   c->alerts = std::make_unique<AlertEngine>(config_.alerts, c->storage->alert_queries(), c->clock, c->metrics);
   add_staff_routes(c->router, *c->staff, *c->lookup, *c->audit, *c->alerts);
-  // Incident response: every registration is logged with the provider whose code verified it.
+  // Incident response (AccountStore::create_or_replace logs every registration with the provider whose code
+  // verified it, in the registration's transaction).
   c->incidents = std::make_unique<IncidentService>(config_.incidents, c->storage->incidents(), c->storage->sessions(),
                                                    *c->sms, *c->audit, c->clock, c->random, c->metrics);
-  IncidentService* incidents = c->incidents.get();
-  c->accounts->set_registered_listener([incidents](const RegistrationLogEntry& e) { incidents->record_registration(e); });
   c->incidents->set_unregistered_listener([presence](const std::string& uuid) { presence->unregister(uuid, std::nullopt); });
   LK_RETURN_IF_ERROR(c->incidents->resume());
   add_incident_routes(c->router, *c->incidents, *c->staff);

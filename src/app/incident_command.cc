@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/phone_number.h"
 #include "incidents/incident_report.h"
 #include "storage/storage.h"
 
@@ -41,6 +42,15 @@ void print_progress(const Incident& i, const IncidentCounts& c, bool tty) {
       i.started_at > 0 ? fmt::format("{:.1f}s", seconds) : "not started");
   if (tty) std::cout << "\r\033[K" << line << std::flush;
   else std::cout << line << "\n";
+}
+
+// Masked numbers and the provider's reason, for the targets that could not be notified.
+void print_errors(IncidentStore& store, const std::string& id, std::int64_t failed) {
+  if (failed == 0) return;
+  auto list = store.failed_targets(id, 20);
+  if (!list.ok()) return;
+  std::cout << "  not notified (" << failed << "; re-run the incident to retry):\n";
+  for (const IncidentTarget& t : *list) std::cout << "    " << mask_phone_number(t.number) << "  " << t.last_error << "\n";
 }
 
 }  // namespace
@@ -76,6 +86,7 @@ int run_incident_command(const Config& config, const std::string& verb, const st
               << c->registered_in_window << ", with Registration Lock " << c->with_registration_lock << "\n"
               << "  unregistered " << c->unregistered << ", notified " << c->notified << ", failed " << c->failed
               << ", re-registered since " << c->reregistered << "\n";
+    print_errors(store, id, c->failed);
     return 0;
   }
   if (verb == "watch") {
@@ -88,6 +99,7 @@ int run_incident_command(const Config& config, const std::string& verb, const st
       const std::string& state = (*now)->state;
       if (state == "completed" || state == "cancelled") {
         if (tty) std::cout << "\n";
+        print_errors(store, id, c->failed);
         return c->failed > 0 ? 1 : 0;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 250 : 1000));

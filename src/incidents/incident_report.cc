@@ -1,11 +1,15 @@
 #include "incidents/incident_report.h"
 
+#include <string_view>
+
 #include <fmt/format.h>
 
 namespace latchkey {
 namespace {
 
-std::string csv_field(const std::string& s) {
+// Text from elsewhere (a provider's error) that a spreadsheet would run as a formula gets a leading quote.
+std::string csv_field(std::string s) {
+  if (!s.empty() && std::string_view("=+-@\t\r").find(s[0]) != std::string_view::npos) s.insert(0, "'");
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);

@@ -51,11 +51,6 @@ Status IncidentService::resume() {
   return {};
 }
 
-void IncidentService::record_registration(const RegistrationLogEntry& entry) {
-  Status logged = store_.log_registration(entry);
-  if (!logged.ok()) log::error("registration_log_failed", {{"reason", logged.error().message}});
-}
-
 // ---- providers ----
 
 Result<nlohmann::json> IncidentService::providers() {
@@ -205,7 +200,12 @@ Result<IncidentProgress> IncidentService::progress(const std::string& id) {
   if (!incident->has_value()) return make_error(ErrorCode::kNotFound, "no such incident");
   auto counts = store_.counts(id);
   if (!counts.ok()) return counts.take_error();
-  IncidentProgress p{**incident, *counts, 0};
+  IncidentProgress p{**incident, *counts, 0, {}};
+  if (p.counts.failed > 0) {
+    auto failed = store_.failed_targets(id, 20);
+    if (!failed.ok()) return failed.take_error();
+    p.errors = std::move(*failed);
+  }
   if (p.incident.started_at > 0) {
     const EpochMillis end = p.incident.completed_at > p.incident.started_at ? p.incident.completed_at : clock_.now_ms();
     const double seconds = std::max<double>(0.001, (end - p.incident.started_at) / 1000.0);

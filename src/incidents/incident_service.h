@@ -37,6 +37,7 @@ struct IncidentProgress {
   Incident incident;
   IncidentCounts counts;
   double notified_per_second = 0;  // since the run started
+  std::vector<IncidentTarget> errors;  // the first failed targets (at most 20; counts.failed has them all)
 };
 
 // Thread-safe. Blocks on storage (worker threads). Executions run on threads the service owns.
@@ -53,9 +54,6 @@ class IncidentService {
 
   // On start: providers marked compromised stay disabled; incidents left running resume in the background.
   Status resume();
-
-  // Appends to the registration log (AccountService's registered listener).
-  void record_registration(const RegistrationLogEntry& entry);
 
   // ---- providers ----
   // [{"name","enabled","compromised","breachStartedAt","markedAt","markedBy","note"}]

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "incidents/breach_report.h"
+#include "incidents/incident_report.h"
 #include "incidents/incident_service.h"
 #include "incidents/notification_message.h"
 #include "sms/outbox_provider.h"
@@ -134,9 +135,8 @@ class IncidentServiceTest : public ::testing::Test {
     device.id = 1;
     device.password_hash = "x";
     device.registration_id = 7;
-    auto created = storage_->accounts().create_or_replace(number, "uuid-" + number, device, clock_.now_ms());
+    auto created = storage_->accounts().create_or_replace(number, "uuid-" + number, device, clock_.now_ms(), "phished");
     EXPECT_TRUE(created.ok());
-    service_->record_registration({number, created->account.uuid, clock_.now_ms(), "phished", false, clock_.now_ms()});
     return created->account.uuid;
   }
 
@@ -282,6 +282,158 @@ TEST_F(IncidentServiceTest, CompromiseEndsOpenSessionsOfThatProviderOnly) {
   auto actions = audit_.actions();
   EXPECT_NE(std::find(actions.begin(), actions.end(), "provider.compromise"), actions.end());
   EXPECT_NE(std::find(actions.begin(), actions.end(), "provider.restore"), actions.end());
+}
+
+TEST_F(IncidentServiceTest, EveryRegistrationIsLoggedWithItsCodeProviderInItsTransaction) {
+  Device device;
+  device.password_hash = "x";
+  const EpochMillis first = clock_.now_ms();
+  ASSERT_TRUE(storage_->accounts().create_or_replace("+33612345678", "uuid-a", device, first, "clean").ok());
+  clock_.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(storage_->accounts().create_or_replace("+33612345678", "uuid-b", device, clock_.now_ms(), "phished").ok());
+  clock_.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(storage_->accounts().create_or_replace("+33612345679", "uuid-c", device, clock_.now_ms(), "").ok());
+
+  auto phished = storage_->incidents().registrations_through("phished", 0, 10);
+  ASSERT_TRUE(phished.ok());
+  ASSERT_EQ(phished->size(), 1u);
+  EXPECT_EQ((*phished)[0].number, "+33612345678");
+  EXPECT_EQ((*phished)[0].uuid, "uuid-a");  // the uuid is kept across re-registration
+  EXPECT_TRUE((*phished)[0].replaced_existing);
+  EXPECT_EQ((*phished)[0].account_created_at, first);
+  EXPECT_EQ((*phished)[0].at, first + 10'000);
+  EXPECT_EQ(storage_->incidents().registrations_through("clean", 0, 10)->size(), 1u);
+  EXPECT_EQ(storage_->incidents().registrations_through("", 0, 10)->size(), 1u);  // recovery password
+  // Suspects are only those since the breach began.
+  ASSERT_TRUE(service_->mark_compromised(alice_, "phished", first + 10'001, "").ok());
+  EXPECT_TRUE(service_->suspects("phished")->empty());
+  EXPECT_EQ(service_->suspects("clean").error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(IncidentServiceTest, ImpactIsComputedPerNumberAtCreation) {
+  // Registered long before the window, with a Registration Lock: its owner is probably still the owner.
+  const std::string old_uuid = account("+4915112345678");
+  ASSERT_TRUE(storage_->accounts().set_registration_lock(old_uuid, "lock-record").ok());
+  clock_.advance(std::chrono::hours(24));
+  const EpochMillis window_start = clock_.now_ms();
+  account("+81312345678");  // registered in the window
+  clock_.advance(std::chrono::hours(1));
+  std::vector<std::string> problems;
+  auto incident = service_->create_from_report(alice_, "breach", window_start, clock_.now_ms(), "csv",
+                                               "phone\n+4915112345678\n+81312345678\n+33612345678\nbad\n+81 3 1234 5678\n",
+                                               &problems);
+  ASSERT_TRUE(incident.ok()) << incident.error().message;
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].rfind("line 5:", 0), 0u) << problems[0];
+  auto targets = service_->targets(incident->id);
+  ASSERT_TRUE(targets.ok());
+  ASSERT_EQ(targets->size(), 3u);  // the duplicate merged
+  std::map<std::string, IncidentTarget> by_number;
+  for (const auto& t : *targets) by_number[t.number] = t;
+  EXPECT_TRUE(by_number["+4915112345678"].has_account);
+  EXPECT_FALSE(by_number["+4915112345678"].registered_in_window);
+  EXPECT_TRUE(by_number["+4915112345678"].has_registration_lock);
+  EXPECT_EQ(by_number["+4915112345678"].language, "de");
+  EXPECT_TRUE(by_number["+81312345678"].has_account);
+  EXPECT_TRUE(by_number["+81312345678"].registered_in_window);
+  EXPECT_FALSE(by_number["+81312345678"].has_registration_lock);
+  EXPECT_EQ(by_number["+81312345678"].language, "ja");
+  EXPECT_FALSE(by_number["+33612345678"].has_account);
+  EXPECT_EQ(by_number["+33612345678"].language, "fr");
+  auto counts = service_->progress(incident->id)->counts;
+  EXPECT_EQ(counts.targets, 3);
+  EXPECT_EQ(counts.with_account, 2);
+  EXPECT_EQ(counts.registered_in_window, 1);
+  EXPECT_EQ(counts.with_registration_lock, 1);
+  auto actions = audit_.actions();
+  EXPECT_NE(std::find(actions.begin(), actions.end(), "incident.create"), actions.end());
+}
+
+TEST_F(IncidentServiceTest, FromSuspectsThenReportShowsReregistrations) {
+  account("+33612345678");
+  account("+33612345679");
+  ASSERT_TRUE(service_->mark_compromised(alice_, "phished", kStart - 1, "").ok());
+  EXPECT_EQ(service_->create_from_provider(alice_, "x", "clean").error().code, ErrorCode::kNotFound);
+  auto incident = service_->create_from_provider(alice_, "suspects of phished", "phished");
+  ASSERT_TRUE(incident.ok()) << incident.error().message;
+  EXPECT_EQ(incident->provider, "phished");
+  ASSERT_TRUE(service_->approve(bob_, incident->id).ok());
+  ASSERT_TRUE(service_->execute(bob_, incident->id).ok());
+  service_.reset();
+  open();
+  // The owner registers again afresh, through the clean provider.
+  clock_.advance(std::chrono::minutes(5));
+  Device device;
+  device.password_hash = "y";
+  ASSERT_TRUE(storage_->accounts().create_or_replace("+33612345678", "ignored", device, clock_.now_ms(), "clean").ok());
+  auto progress = service_->progress(incident->id);
+  EXPECT_EQ(progress->counts.unregistered, 2);
+  EXPECT_EQ(progress->counts.notified, 2);
+  EXPECT_EQ(progress->counts.reregistered, 1);
+  auto targets = service_->targets(incident->id);
+  ASSERT_TRUE(targets.ok());
+  const std::string csv = incident_report_csv(*targets);
+  EXPECT_EQ(csv.rfind("number,has_account,", 0), 0u);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
+  nlohmann::json json = incident_report_json(*targets);
+  ASSERT_EQ(json.size(), 2u);
+  EXPECT_EQ(json[0]["number"], "+33612345678");
+  EXPECT_GT(json[0]["reregisteredAt"].get<EpochMillis>(), json[0]["unregisteredAt"].get<EpochMillis>());
+  EXPECT_EQ(json[0]["notifyProvider"], "clean");
+  EXPECT_FALSE(json[0]["notifyMessageId"].get<std::string>().empty());
+  EXPECT_EQ(json[1]["reregisteredAt"], 0);
+}
+
+TEST_F(IncidentServiceTest, ExecutionClosesSocketsOfEveryUnregisteredAccount) {
+  const std::string a = account("+33612345678");
+  const std::string b = account("+33612345679");
+  account("+33612345670");
+  Incident incident = approved_incident("+33612345678\n+33612345679\n");
+  ASSERT_TRUE(service_->execute(bob_, incident.id).ok());
+  service_.reset();
+  std::sort(closed_.begin(), closed_.end());
+  EXPECT_EQ(closed_, (std::vector<std::string>{a, b}));
+}
+
+TEST_F(IncidentServiceTest, WithoutACleanProviderNobodyIsNotifiedAndARerunRetries) {
+  account("+33612345678");
+  account("+33612345679");
+  ASSERT_TRUE(service_->mark_compromised(alice_, "phished", kStart - 1, "").ok());
+  ASSERT_TRUE(service_->mark_compromised(alice_, "clean", kStart - 1, "").ok());
+  Incident incident = approved_incident("+33612345678\n+33612345679\n");
+  ASSERT_TRUE(service_->execute(bob_, incident.id).ok());
+  service_.reset();
+  open();
+  auto progress = service_->progress(incident.id);
+  ASSERT_TRUE(progress.ok());
+  EXPECT_EQ(progress->incident.state, "completed");
+  EXPECT_EQ(progress->counts.unregistered, 2);  // the attacker is out even though nobody could be told
+  EXPECT_EQ(progress->counts.notified, 0);
+  EXPECT_EQ(progress->counts.failed, 2);
+  ASSERT_EQ(progress->errors.size(), 2u);
+  EXPECT_FALSE(progress->errors[0].last_error.empty());
+  EXPECT_TRUE(outbox("phished").empty());
+  EXPECT_TRUE(outbox("clean").empty());
+
+  ASSERT_TRUE(service_->restore_provider(alice_, "clean").ok());
+  ASSERT_TRUE(service_->execute(bob_, incident.id).ok());
+  service_.reset();
+  open();
+  progress = service_->progress(incident.id);
+  EXPECT_EQ(progress->counts.notified, 2);
+  EXPECT_EQ(progress->counts.failed, 0);
+  EXPECT_TRUE(progress->errors.empty());
+  EXPECT_EQ(outbox("clean").size(), 2u);
+  EXPECT_TRUE(outbox("phished").empty());
+}
+
+TEST(IncidentReportTest, CsvQuotesAndDefusesFormulas) {
+  IncidentTarget t;
+  t.number = "+33612345678";
+  t.has_account = true;
+  t.last_error = "=HYPERLINK(\"x\"),1";
+  const std::string csv = incident_report_csv({t});
+  EXPECT_NE(csv.find("\n+33612345678,1,0,0,0,0,,,0,\"'=HYPERLINK(\"\"x\"\"),1\"\n"), std::string::npos) << csv;
 }
 
 }  // namespace

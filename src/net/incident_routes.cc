@@ -39,6 +39,13 @@ nlohmann::json counts_json(const IncidentCounts& c) {
           {"reregistered", c.reregistered}};
 }
 
+// Masked numbers: the report export is the one place with full numbers.
+nlohmann::json errors_json(const std::vector<IncidentTarget>& failed) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const IncidentTarget& t : failed) out.push_back({{"number", mask_phone_number(t.number)}, {"error", t.last_error}});
+  return out;
+}
+
 }  // namespace
 
 void add_incident_routes(Router& router, IncidentService& incidents, StaffAuthorizer& staff) {
@@ -182,7 +189,8 @@ void add_incident_routes(Router& router, IncidentService& incidents, StaffAuthor
                             {"startedAt", progress->incident.started_at},
                             {"completedAt", progress->incident.completed_at},
                             {"counts", counts_json(progress->counts)},
-                            {"notifiedPerSecond", progress->notified_per_second}});
+                            {"notifiedPerSecond", progress->notified_per_second},
+                            {"errors", errors_json(progress->errors)}});
   });
 
   router.add("GET", "/staff/api/incidents/{id}/report", HandlerPool::kWorker, [&](HttpRequest& request) {

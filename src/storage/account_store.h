@@ -48,10 +48,14 @@ class AccountStore {
   // In one transaction: if `number` has no account, creates one with uuid `new_uuid` and `primary` as its only
   // device; otherwise keeps the existing uuid and replaces every device (and with them their credentials, keys
   // and queued envelopes) by `primary`, and clears the identity key and unused device link codes; the
-  // account's Registration Lock, backup and notices are kept.
+  // account's Registration Lock, backup and notices are kept. In the same transaction, appends the registration
+  // to the registration log (number, uuid, `now`, `code_provider`: the SMS provider whose code verified it, ""
+  // without one; replaced_existing; the account's creation time), which incident response reads to find the
+  // registrations made with a compromised provider's codes.
   // Durable when it returns ok.
   virtual Result<RegistrationRecord> create_or_replace(const std::string& number, const std::string& new_uuid,
-                                                       const Device& primary, EpochMillis now) = 0;
+                                                       const Device& primary, EpochMillis now,
+                                                       const std::string& code_provider = "") = 0;
 
   virtual Result<std::optional<Account>> find_by_uuid(const std::string& uuid) = 0;
   virtual Result<std::optional<Account>> find_by_number(const std::string& number) = 0;

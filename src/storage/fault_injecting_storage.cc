@@ -48,9 +48,10 @@ class FaultInjectingStorage::AccountStoreWrapper final : public AccountStore {
   AccountStoreWrapper(FaultInjectingStorage& owner, AccountStore& inner) : owner_(owner), inner_(inner) {}
 
   Result<RegistrationRecord> create_or_replace(const std::string& number, const std::string& new_uuid,
-                                               const Device& primary, EpochMillis now) override {
+                                               const Device& primary, EpochMillis now,
+                                               const std::string& code_provider = "") override {
     LK_RETURN_IF_ERROR(owner_.admit_write());
-    return inner_.create_or_replace(number, new_uuid, primary, now);
+    return inner_.create_or_replace(number, new_uuid, primary, now, code_provider);
   }
   Result<std::optional<Account>> find_by_uuid(const std::string& uuid) override {
     LK_RETURN_IF_ERROR(owner_.admit_read());

@@ -77,7 +77,7 @@ class IncidentStore {
  public:
   virtual ~IncidentStore() = default;
 
-  virtual Status log_registration(const RegistrationLogEntry& entry) = 0;
+  // The registration log is written by AccountStore::create_or_replace, in the registration's transaction.
   // Registrations whose code came through `provider` at or after `since`, newest first, at most `limit`.
   virtual Result<std::vector<RegistrationLogEntry>> registrations_through(const std::string& provider,
                                                                          EpochMillis since, int limit) = 0;
@@ -109,6 +109,8 @@ class IncidentStore {
   virtual Status mark_notified(const std::string& id, const std::string& number, EpochMillis at,
                                const std::string& provider, const std::string& message_id) = 0;
   virtual Status mark_failed(const std::string& id, const std::string& number, const std::string& error) = 0;
+  // Targets counted as failed (with an account, not notified, an error recorded), at most `limit`.
+  virtual Result<std::vector<IncidentTarget>> failed_targets(const std::string& id, int limit) = 0;
 
   virtual Result<IncidentCounts> counts(const std::string& id) = 0;
   virtual Result<std::vector<IncidentTarget>> targets(const std::string& id) = 0;

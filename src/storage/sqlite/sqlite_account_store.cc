@@ -30,6 +30,9 @@ constexpr std::string_view kInsertDevice =
     "INSERT INTO devices (account_uuid, device_id, password_hash, registration_id, name, created_at, "
     "last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 constexpr std::string_view kDeleteDevices = "DELETE FROM devices WHERE account_uuid = ?1";
+constexpr std::string_view kInsertRegistrationLog =
+    "INSERT INTO registration_log (number, uuid, at, provider, replaced_existing, account_created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 constexpr std::string_view kClearIdentityKey = "UPDATE accounts SET identity_key = NULL WHERE uuid = ?1";
 constexpr std::string_view kDeleteLinkCodes = "DELETE FROM device_link_codes WHERE account_uuid = ?1";
 constexpr std::string_view kDeleteExpiredLinkCodes = "DELETE FROM device_link_codes WHERE expires_at <= ?1";
@@ -59,7 +62,8 @@ Device read_device(const SqliteStatement& row) {
 
 Result<RegistrationRecord> SqliteAccountStore::create_or_replace(const std::string& number,
                                                                  const std::string& new_uuid,
-                                                                 const Device& primary, EpochMillis now) {
+                                                                 const Device& primary, EpochMillis now,
+                                                                 const std::string& code_provider) {
   Device device = primary;
   if (device.created_at == 0) device.created_at = now;
   if (device.last_seen_at == 0) device.last_seen_at = now;
@@ -115,6 +119,17 @@ Result<RegistrationRecord> SqliteAccountStore::create_or_replace(const std::stri
         Result<int> inserted = insert->run("inserting the primary device");
         if (!inserted.ok()) return inserted.take_error();
         record.account.devices.push_back(device);
+        // The registration log commits with the registration: no registration escapes incident response.
+        auto log = connection.prepare(kInsertRegistrationLog);
+        if (!log.ok()) return log.take_error();
+        log->bind_text(1, number);
+        log->bind_text(2, record.account.uuid);
+        log->bind_int64(3, now);
+        log->bind_text(4, code_provider);
+        log->bind_int64(5, record.replaced_existing ? 1 : 0);
+        log->bind_int64(6, record.account.created_at);
+        Result<int> logged = log->run("logging the registration");
+        if (!logged.ok()) return logged.take_error();
         return record;
       });
 }

@@ -20,7 +20,8 @@ class SqliteAccountStore final : public AccountStore {
   // Runs as one write closure. The primary device is stored as given, except that a created_at or
   // last_seen_at of 0 is stored as `now`.
   Result<RegistrationRecord> create_or_replace(const std::string& number, const std::string& new_uuid,
-                                               const Device& primary, EpochMillis now) override;
+                                               const Device& primary, EpochMillis now,
+                                               const std::string& code_provider = "") override;
   Result<std::optional<Account>> find_by_uuid(const std::string& uuid) override;
   Result<std::optional<Account>> find_by_number(const std::string& number) override;
   Result<std::optional<Device>> find_device(const std::string& uuid, std::uint32_t device_id) override;

@@ -59,22 +59,6 @@ Status run_bound(SqliteConnection& connection, std::string_view sql, std::string
 
 }  // namespace
 
-Status SqliteIncidentStore::log_registration(const RegistrationLogEntry& e) {
-  return database_.write([&](SqliteConnection& connection) -> Status {
-    return run_bound(connection,
-                     "INSERT INTO registration_log (number, uuid, at, provider, replaced_existing, account_created_at) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                     "logging a registration", [&](SqliteStatement& s) {
-                       s.bind_text(1, e.number);
-                       s.bind_text(2, e.uuid);
-                       s.bind_int64(3, e.at);
-                       s.bind_text(4, e.provider);
-                       s.bind_int64(5, e.replaced_existing ? 1 : 0);
-                       s.bind_int64(6, e.account_created_at);
-                     });
-  });
-}
-
 Result<std::vector<RegistrationLogEntry>> SqliteIncidentStore::registrations_through(const std::string& provider,
                                                                                     EpochMillis since, int limit) {
   return database_.read_returning<std::vector<RegistrationLogEntry>>(
@@ -263,6 +247,13 @@ Result<std::vector<IncidentTarget>> SqliteIncidentStore::pending_notification(co
   return select_targets("SELECT " + std::string(kTargetColumns) +
                             " FROM incident_targets t WHERE t.incident_id = ?1 AND t.unregistered_at > 0 AND "
                             "t.notified_at = 0 ORDER BY t.number LIMIT ?2",
+                        id, limit);
+}
+
+Result<std::vector<IncidentTarget>> SqliteIncidentStore::failed_targets(const std::string& id, int limit) {
+  return select_targets("SELECT " + std::string(kTargetColumns) +
+                            " FROM incident_targets t WHERE t.incident_id = ?1 AND t.has_account = 1 AND "
+                            "t.notified_at = 0 AND t.last_error != '' ORDER BY t.number LIMIT ?2",
                         id, limit);
 }
 

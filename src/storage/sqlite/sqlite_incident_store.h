@@ -10,7 +10,6 @@ class SqliteIncidentStore final : public IncidentStore {
  public:
   explicit SqliteIncidentStore(SqliteDatabase& database) : database_(database) {}
 
-  Status log_registration(const RegistrationLogEntry& entry) override;
   Result<std::vector<RegistrationLogEntry>> registrations_through(const std::string& provider, EpochMillis since,
                                                                  int limit) override;
   Status put_compromise(const ProviderCompromise& compromise) override;
@@ -29,6 +28,7 @@ class SqliteIncidentStore final : public IncidentStore {
   Status mark_notified(const std::string& id, const std::string& number, EpochMillis at, const std::string& provider,
                        const std::string& message_id) override;
   Status mark_failed(const std::string& id, const std::string& number, const std::string& error) override;
+  Result<std::vector<IncidentTarget>> failed_targets(const std::string& id, int limit) override;
   Result<IncidentCounts> counts(const std::string& id) override;
   Result<std::vector<IncidentTarget>> targets(const std::string& id) override;
 
