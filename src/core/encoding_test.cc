@@ -25,6 +25,38 @@ TEST(EncodingTest, RejectsGarbage) {
   EXPECT_FALSE(hex_decode("zz"));
 }
 
+TEST(EncodingTest, PublicBase64AgreesWithLibsodium) {
+  ASSERT_GE(sodium_init(), 0);
+  for (std::size_t length = 0; length < 70; ++length) {
+    for (int round = 0; round < 8; ++round) {
+      std::string bytes(length, '\0');
+      randombytes_buf(bytes.data(), bytes.size());
+      const std::string standard = base64_encode(bytes);
+      ASSERT_EQ(base64_encode_public(bytes), standard) << length;
+      ASSERT_EQ(base64_decode_public_any(standard), bytes) << standard;
+      const std::string url = base64url_encode(bytes);
+      ASSERT_EQ(base64_decode_public_any(url), bytes) << url;
+      if (url.size() % 4 != 0) {
+        ASSERT_EQ(base64_decode_public_any(url + std::string(4 - url.size() % 4, '=')), bytes);
+      }
+    }
+  }
+}
+
+TEST(EncodingTest, PublicBase64RefusesMalformedText) {
+  // Also refused by the libsodium decoders, standard then URL-safe.
+  for (const char* bad : {"a", "a===", "aG=k", "aGk=a", "a*k=", "aGl=", "aR", "+/8-", "aGk=\n", " aGk="}) {
+    EXPECT_FALSE(base64_decode(bad).has_value() || base64url_decode(bad).has_value()) << bad;
+    EXPECT_FALSE(base64_decode_public_any(bad)) << bad;
+  }
+  // Stricter than stripping every trailing '=': padding, when present, completes one 4-character quantum.
+  for (const char* bad : {"====", "aGk==", "YQ="}) EXPECT_FALSE(base64_decode_public_any(bad)) << bad;
+  EXPECT_EQ(base64_decode_public_any("aGk"), "hi");  // URL-safe text needs no padding
+  EXPECT_EQ(base64_decode_public_any("aQ"), "i");
+  EXPECT_EQ(base64_decode_public_any("YQ=="), "a");
+  EXPECT_EQ(base64_decode_public_any(""), "");
+}
+
 }  // namespace
 }  // namespace latchkey
 

@@ -61,7 +61,7 @@ std::pair<int, nlohmann::json> error_answer(const Error& error) {
 std::string envelope_frame(const Envelope& e) {
   return fmt::format(
       R"({{"type":"envelope","id":{},"source":"{}","sourceDevice":{},"envelopeType":{},"timestamp":{},"serverTimestamp":{},"content":"{}"}})",
-      e.id, e.source_uuid, e.source_device, e.type, e.timestamp, e.server_timestamp, base64_encode(e.content));
+      e.id, e.source_uuid, e.source_device, e.type, e.timestamp, e.server_timestamp, base64_encode_public(e.content));
 }
 
 std::string error_frame(const std::string& message) {

@@ -70,8 +70,7 @@ Result<std::string> decode_base64(const nlohmann::json& value, const std::string
   if (!value.is_string()) return make_error(ErrorCode::kMalformedRequest, what + " must be a base64 string");
   const std::string& text = value.get_ref<const std::string&>();
   if (text.size() > base64_length(max_bytes) + 2) return make_error(ErrorCode::kMalformedRequest, what + " is too long");
-  auto bytes = base64_decode(text);
-  if (!bytes) bytes = base64url_decode(text);
+  auto bytes = base64_decode_public_any(text);
   if (!bytes) return make_error(ErrorCode::kMalformedRequest, what + " must be base64");
   return *bytes;
 }

@@ -27,6 +27,7 @@ Result<std::int64_t> required_integer(const nlohmann::json& object, const std::s
 
 // Base64 (standard or URL-safe) text decoded to bytes; kMalformedRequest naming `what` if it is not a string,
 // not base64, or its text is longer than max_bytes could encode to (callers check the decoded size exactly).
+// Variable-time decoding (core/encoding.h): for public values and ciphertext, never for a secret.
 Result<std::string> decode_base64(const nlohmann::json& value, const std::string& what, std::size_t max_bytes);
 
 // The object's array member `key`; kMalformedRequest when missing or not an array.
