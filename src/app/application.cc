@@ -139,12 +139,16 @@ Status Application::start() {
   c->messages = std::make_unique<MessageService>(config_.messages, config_.devices.max_linked_devices, *c->storage,
                                                  c->presence, *c->limits, c->clock, c->metrics);
   // Devices that lose their credentials lose their open sockets too (close code 4401).
+  // Any change to an account's devices also drops the relay's cached device list of that account.
   ClientPresence* presence = &c->presence;
-  auto unregister = [presence](const std::string& uuid, std::optional<std::uint32_t> device_id) {
+  MessageService* messages = c->messages.get();
+  auto unregister = [presence, messages](const std::string& uuid, std::optional<std::uint32_t> device_id) {
+    messages->forget_devices(uuid);
     presence->unregister(uuid, device_id);
   };
   c->accounts->set_devices_removed_listener(unregister);
   c->devices->set_devices_removed_listener(unregister);
+  c->devices->set_device_added_listener([messages](const std::string& uuid) { messages->forget_devices(uuid); });
   add_api_routes(c->router, ApiServices{*c->verification, *c->accounts, *c->registration_lock, *c->backups,
                                         *c->takeover, *c->storage, c->metrics, c->clock,
                                         *c->encrypted_storage, *c->keys, *c->devices, c->provisioning,
@@ -165,7 +169,7 @@ Status Application::start() {
   // verified it, in the registration's transaction).
   c->incidents = std::make_unique<IncidentService>(config_.incidents, c->storage->incidents(), c->storage->sessions(),
                                                    *c->sms, *c->audit, c->clock, c->random, c->metrics);
-  c->incidents->set_unregistered_listener([presence](const std::string& uuid) { presence->unregister(uuid, std::nullopt); });
+  c->incidents->set_unregistered_listener([unregister](const std::string& uuid) { unregister(uuid, std::nullopt); });
   LK_RETURN_IF_ERROR(c->incidents->resume());
   add_incident_routes(c->router, *c->incidents, *c->staff);
 

@@ -282,10 +282,13 @@ void read_devices(Reader& r, const toml::table& t, DevicesConfig& c) {
 
 void read_messages(Reader& r, const toml::table& t, MessagesConfig& c) {
   const std::string p = "messages";
-  r.check_keys(t, p, {"max_content_bytes", "max_queued_per_device", "fetch_batch"});
+  r.check_keys(t, p, {"max_content_bytes", "max_queued_per_device", "fetch_batch", "device_cache_ttl",
+                      "device_cache_entries"});
   r.read(t, p, "max_content_bytes", c.max_content_bytes, 1, 16 << 20);
   r.read(t, p, "max_queued_per_device", c.max_queued_per_device, 1, 100'000'000);
   r.read(t, p, "fetch_batch", c.fetch_batch, 1, 10000);
+  r.read(t, p, "device_cache_ttl", c.device_cache_ttl);
+  r.read(t, p, "device_cache_entries", c.device_cache_entries, 32, 100'000'000);
 }
 
 void read_staff(Reader& r, const toml::table& t, StaffConfig& c) {

@@ -143,6 +143,8 @@ struct MessagesConfig {
   std::size_t max_content_bytes = 49152;       // decoded content of one envelope
   std::size_t max_queued_per_device = 10000;   // envelopes waiting for one device; further sends answer 429
   int fetch_batch = 200;                       // queued envelopes read from storage at once when draining
+  Duration device_cache_ttl = 10s;             // how long the relay trusts its cached device list of an account
+  std::size_t device_cache_entries = 100000;   // accounts whose device lists the relay caches
 };
 
 // Staff console sign-in (WebAuthn only) and staff sessions.

@@ -62,7 +62,10 @@ Result<LinkedDevice> DeviceService::link(const LinkRequest& request) {
   device.name = request.name;
   Result<LinkedDevice> linked = storage_.accounts().link_device(code_hash(request.verification_code), device,
                                                                 config_.max_linked_devices, now);
-  if (linked.ok()) log::info("device_linked", {{"uuid", linked->uuid}, {"device_id", linked->device_id}});
+  if (linked.ok()) {
+    log::info("device_linked", {{"uuid", linked->uuid}, {"device_id", linked->device_id}});
+    if (device_added_) device_added_(linked->uuid);
+  }
   return linked;
 }
 

@@ -3,6 +3,7 @@
 // sends it, encrypted to the new device, through the server; the new device then calls link() with the code.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,10 @@ class DeviceService {
   Status remove(const AuthenticatedDevice& caller, std::uint32_t device_id);
 
   void set_devices_removed_listener(DevicesRemovedListener listener) { devices_removed_ = std::move(listener); }
+  // Told after link() added a device to the account `uuid` (the relay's device cache). Must not block.
+  void set_device_added_listener(std::function<void(const std::string& uuid)> listener) {
+    device_added_ = std::move(listener);
+  }
 
  private:
   const DevicesConfig& config_;
@@ -58,6 +63,7 @@ class DeviceService {
   const Clock& clock_;
   Random& random_;
   DevicesRemovedListener devices_removed_;
+  std::function<void(const std::string& uuid)> device_added_;
 };
 
 }  // namespace latchkey

@@ -18,24 +18,25 @@ MessageService::MessageService(const MessagesConfig& config, int max_linked_devi
       presence_(presence),
       limits_(limits),
       clock_(clock),
+      directory_(config, clock),
       sent_(metrics.counter("latchkey_messages_stored_total", "Envelopes stored for delivery")),
       pushed_(metrics.counter("latchkey_messages_pushed_total", "Envelopes handed at once to a connected device")),
       acknowledged_(metrics.counter("latchkey_messages_ack_frames_total", "Acknowledgement batches received")) {}
 
 Status MessageService::validate(const AuthenticatedDevice& sender, const MessageSendRequest& request,
-                                const Account& destination) const {
-  bool to_self = destination.uuid == sender.uuid;
+                                const DeviceList& destination) const {
+  bool to_self = request.destination_uuid == sender.uuid;
   std::vector<std::uint32_t> missing, extra, stale;
-  for (const Device& device : destination.devices) {
+  for (const DirectoryDevice& device : destination) {
     if (to_self && device.id == sender.device.id) continue;
     bool named = std::any_of(request.messages.begin(), request.messages.end(),
                              [&](const OutgoingEnvelope& m) { return m.destination_device == device.id; });
     if (!named) missing.push_back(device.id);
   }
   for (const OutgoingEnvelope& m : request.messages) {
-    auto device = std::find_if(destination.devices.begin(), destination.devices.end(),
-                               [&](const Device& d) { return d.id == m.destination_device; });
-    if (device == destination.devices.end() || (to_self && m.destination_device == sender.device.id)) {
+    auto device = std::find_if(destination.begin(), destination.end(),
+                               [&](const DirectoryDevice& d) { return d.id == m.destination_device; });
+    if (device == destination.end() || (to_self && m.destination_device == sender.device.id)) {
       extra.push_back(m.destination_device);
     } else if (device->registration_id != m.destination_registration_id) {
       stale.push_back(m.destination_device);
@@ -54,32 +55,61 @@ Status MessageService::validate(const AuthenticatedDevice& sender, const Message
   return {};
 }
 
-void MessageService::send(const AuthenticatedDevice& sender, MessageSendRequest request, SendDone done) {
-  auto refuse = [&done](Error error) { done(std::move(error)); };
-  if (request.messages.empty()) return refuse(make_error(ErrorCode::kMalformedRequest, "messages must not be empty"));
+Status MessageService::check_request(const MessageSendRequest& request) const {
+  if (request.messages.empty()) return make_error(ErrorCode::kMalformedRequest, "messages must not be empty");
   if (request.messages.size() > static_cast<std::size_t>(max_linked_devices_) + 1)
-    return refuse(make_error(ErrorCode::kMalformedRequest, "messages names more devices than an account can have"));
-  if (request.timestamp < 0) return refuse(make_error(ErrorCode::kMalformedRequest, "timestamp must not be negative"));
+    return make_error(ErrorCode::kMalformedRequest, "messages names more devices than an account can have");
+  if (request.timestamp < 0) return make_error(ErrorCode::kMalformedRequest, "timestamp must not be negative");
   for (std::size_t i = 0; i < request.messages.size(); ++i) {
     const OutgoingEnvelope& m = request.messages[i];
     std::string field = "messages[" + std::to_string(i) + "]";
-    if (!known_type(m.type)) return refuse(make_error(ErrorCode::kMalformedRequest, field + ".type must be 1, 3 or 8"));
+    if (!known_type(m.type)) return make_error(ErrorCode::kMalformedRequest, field + ".type must be 1, 3 or 8");
     if (m.content.empty() || m.content.size() > config_.max_content_bytes)
-      return refuse(make_error(ErrorCode::kMalformedRequest,
-                               field + ".content must decode to 1 to " + std::to_string(config_.max_content_bytes) + " bytes"));
+      return make_error(ErrorCode::kMalformedRequest,
+                        field + ".content must decode to 1 to " + std::to_string(config_.max_content_bytes) + " bytes");
     for (std::size_t j = 0; j < i; ++j)
       if (request.messages[j].destination_device == m.destination_device)
-        return refuse(make_error(ErrorCode::kMalformedRequest, field + ".destinationDeviceId is listed twice"));
+        return make_error(ErrorCode::kMalformedRequest, field + ".destinationDeviceId is listed twice");
   }
+  return {};
+}
+
+void MessageService::send(const AuthenticatedDevice& sender, MessageSendRequest request, SendDone done) {
+  Status checked = check_request(request);
+  if (!checked.ok()) return done(checked.take_error());
+  std::shared_ptr<const DeviceList> devices = directory_.find(request.destination_uuid);
+  if (!devices) {
+    const DeviceDirectory::Ticket ticket = directory_.ticket(request.destination_uuid);
+    Result<std::optional<Account>> destination = storage_.accounts().find_by_uuid(request.destination_uuid);
+    if (!destination.ok()) return done(destination.take_error());
+    if (!destination->has_value()) return done(make_error(ErrorCode::kNotFound, "no such account"));
+    DeviceList list;
+    for (const Device& d : (*destination)->devices) list.push_back({d.id, d.registration_id});
+    devices = std::make_shared<const DeviceList>(list);
+    directory_.put(request.destination_uuid, std::move(list), ticket);
+  }
+  store(sender, std::move(request), *devices, std::move(done));
+}
+
+bool MessageService::send_if_cached(const AuthenticatedDevice& sender, MessageSendRequest& request, SendDone& done) {
+  std::shared_ptr<const DeviceList> devices = directory_.find(request.destination_uuid);
+  if (!devices) return false;
+  Status checked = check_request(request);
+  if (!checked.ok()) {
+    done(checked.take_error());
+    return true;
+  }
+  store(sender, std::move(request), *devices, std::move(done));
+  return true;
+}
+
+void MessageService::store(const AuthenticatedDevice& sender, MessageSendRequest request, const DeviceList& destination,
+                           SendDone done) {
   EpochMillis now = clock_.now_ms();
   Status allowed = limits_.check(Limit::kMessagesPerSender, sender.uuid + "." + std::to_string(sender.device.id), now);
-  if (!allowed.ok()) return refuse(allowed.take_error());
-
-  Result<std::optional<Account>> destination = storage_.accounts().find_by_uuid(request.destination_uuid);
-  if (!destination.ok()) return refuse(destination.take_error());
-  if (!destination->has_value()) return refuse(make_error(ErrorCode::kNotFound, "no such account"));
-  Status valid = validate(sender, request, **destination);
-  if (!valid.ok()) return refuse(valid.take_error());
+  if (!allowed.ok()) return done(allowed.take_error());
+  Status valid = validate(sender, request, destination);
+  if (!valid.ok()) return done(valid.take_error());
 
   std::vector<Envelope> envelopes;
   envelopes.reserve(request.messages.size());
@@ -100,8 +130,11 @@ void MessageService::send(const AuthenticatedDevice& sender, MessageSendRequest 
   result.needs_sync = request.destination_uuid != sender.uuid && sender.account_device_ids.size() > 1;
   storage_.messages().insert(
       std::move(envelopes), config_.max_queued_per_device,
-      [this, result, done = std::move(done)](Result<std::vector<Envelope>> stored) {
+      [this, result, uuid = request.destination_uuid, done = std::move(done)](Result<std::vector<Envelope>> stored) {
         if (!stored.ok()) {
+          // Storage knows better than the cache: a vanished or replaced device means the cached list is stale.
+          const ErrorCode code = stored.error().code;
+          if (code == ErrorCode::kNotFound || code == ErrorCode::kStaleDevices) directory_.forget(uuid);
           done(stored.take_error());
           return;
         }

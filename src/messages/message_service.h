@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "limits/rate_limiter.h"
 #include "messages/client_presence.h"
+#include "messages/device_directory.h"
 #include "metrics/metrics.h"
 #include "storage/storage.h"
 
@@ -47,8 +48,17 @@ class MessageService {
   // or later on a storage thread once every envelope is durable (it must not block). Errors: kMalformedRequest
   // (types, sizes, duplicates), kRateLimited (messages_per_sender, or a full queue), kNotFound (no such
   // account), kMismatchedDevices (details missingDevices/extraDevices), kStaleDevices (details staleDevices).
-  // May block on a storage read before returning: call from a worker thread.
+  // May block on a storage read before returning (the destination's devices, unless cached): call from a
+  // worker thread.
   void send(const AuthenticatedDevice& sender, MessageSendRequest request, SendDone done);
+
+  // As send() without ever blocking, for an I/O thread: answers false, leaving `request` and `done` untouched,
+  // when the destination's devices are not cached (then call send() from a worker); true once `done` has been
+  // called or will be.
+  bool send_if_cached(const AuthenticatedDevice& sender, MessageSendRequest& request, SendDone& done);
+
+  // The account's devices changed (re-registered, linked, removed, deleted): drops its cached device list.
+  void forget_devices(const std::string& uuid) { directory_.forget(uuid); }
 
   // Queued envelopes of a device after `after_id`, oldest first (the socket's drain). With after_id 0 (a drain's
   // first page) it first waits for acknowledgements already submitted to be applied.
@@ -60,7 +70,11 @@ class MessageService {
   const MessagesConfig& config() const { return config_; }
 
  private:
-  Status validate(const AuthenticatedDevice& sender, const MessageSendRequest& request, const Account& destination) const;
+  // Checks that need no storage: sizes, types, duplicates.
+  Status check_request(const MessageSendRequest& request) const;
+  Status validate(const AuthenticatedDevice& sender, const MessageSendRequest& request, const DeviceList& destination) const;
+  // After the checks: the sender's rate limit, then the durable insert.
+  void store(const AuthenticatedDevice& sender, MessageSendRequest request, const DeviceList& destination, SendDone done);
 
   const MessagesConfig& config_;
   const int max_linked_devices_;
@@ -68,6 +82,7 @@ class MessageService {
   ClientPresence& presence_;
   Limits& limits_;
   const Clock& clock_;
+  DeviceDirectory directory_;
   Counter& sent_;
   Counter& pushed_;
   Counter& acknowledged_;

@@ -265,6 +265,74 @@ TEST_F(MessageServiceTest, ADeviceReplacedAfterTheCheckIsStaleInStorage) {
   EXPECT_TRUE(send(sender(bob_, 1), alice_, {outgoing(1, 11), outgoing(2, 99)}).ok());
 }
 
+TEST_F(MessageServiceTest, DeviceListsAreCachedUntilForgottenOrExpired) {
+  AuthenticatedDevice from = sender(bob_, 1);
+  MessageSendRequest request{alice_, 1, {outgoing(1, 11), outgoing(2, 22)}};
+  MessageService::SendDone done = [](Result<MessageSendResult>) { ADD_FAILURE() << "must not be called"; };
+  EXPECT_FALSE(service_->send_if_cached(from, request, done));  // nothing cached yet: the caller must use send()
+  EXPECT_EQ(request.messages.size(), 2u);                       // and the request is left as it was
+  ASSERT_TRUE(send(from, alice_, {outgoing(1, 11), outgoing(2, 22)}).ok());
+
+  // A device added behind the service's back is not seen while the list is cached...
+  ASSERT_TRUE(storage_->accounts().put_link_code(alice_, "third", clock_.now_ms() + 60'000).ok());
+  Device third;
+  third.password_hash = "h";
+  third.registration_id = 44;
+  ASSERT_TRUE(storage_->accounts().link_device("third", third, kMaxLinked, clock_.now_ms()).ok());
+  auto answered = std::make_shared<std::promise<Result<MessageSendResult>>>();
+  done = [answered](Result<MessageSendResult> result) { answered->set_value(std::move(result)); };
+  ASSERT_TRUE(service_->send_if_cached(from, request, done));
+  auto future = answered->get_future();
+  ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(future.get().ok());
+  // ...until the change is reported (DeviceService and AccountService do it through the application's wiring).
+  service_->forget_devices(alice_);
+  auto details = expect_refused(send(from, alice_, {outgoing(1, 11), outgoing(2, 22)}), ErrorCode::kMismatchedDevices);
+  EXPECT_EQ(ids_in(details["missingDevices"]), std::vector<std::uint32_t>{3});
+
+  // An unreported removal: storage refuses the envelope and the stale list is dropped, so the retry is precise.
+  ASSERT_TRUE(storage_->accounts().remove_device(alice_, 3).ok());
+  expect_refused(send(from, alice_, {outgoing(1, 11), outgoing(2, 22), outgoing(3, 44)}), ErrorCode::kNotFound);
+  details = expect_refused(send(from, alice_, {outgoing(1, 11), outgoing(2, 22), outgoing(3, 44)}),
+                           ErrorCode::kMismatchedDevices);
+  EXPECT_EQ(ids_in(details["extraDevices"]), std::vector<std::uint32_t>{3});
+
+  // Entries expire: a change made elsewhere is seen after messages.device_cache_ttl at the latest.
+  ASSERT_TRUE(send(from, alice_, {outgoing(1, 11), outgoing(2, 22)}).ok());
+  ASSERT_TRUE(storage_->accounts().remove_device(alice_, 2).ok());
+  clock_.advance(config_.device_cache_ttl + 1ms);
+  details = expect_refused(send(from, alice_, {outgoing(1, 11), outgoing(2, 22)}), ErrorCode::kMismatchedDevices);
+  EXPECT_EQ(ids_in(details["extraDevices"]), std::vector<std::uint32_t>{2});
+}
+
+TEST(DeviceDirectoryTest, AListReadBeforeAForgetIsNotCached) {
+  ManualClock clock;
+  MessagesConfig config;
+  DeviceDirectory directory(config, clock);
+  const DeviceDirectory::Ticket before = directory.ticket("a");
+  directory.forget("a");  // a change committed while the caller was reading
+  directory.put("a", {{1, 11}}, before);
+  EXPECT_EQ(directory.find("a"), nullptr);
+  directory.put("a", {{2, 22}, {1, 11}}, directory.ticket("a"));
+  auto list = directory.find("a");
+  ASSERT_NE(list, nullptr);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].id, 1u);  // ordered by id
+  clock.advance(config.device_cache_ttl);
+  EXPECT_EQ(directory.find("a"), nullptr);
+
+  config.device_cache_ttl = Duration(0);  // off
+  DeviceDirectory off(config, clock);
+  off.put("a", {{1, 11}}, off.ticket("a"));
+  EXPECT_EQ(off.find("a"), nullptr);
+
+  config.device_cache_ttl = std::chrono::seconds(10);
+  config.device_cache_entries = 64;  // two per shard
+  DeviceDirectory small(config, clock);
+  for (int i = 0; i < 1000; ++i) small.put(std::to_string(i), {{1, 1}}, small.ticket(std::to_string(i)));
+  EXPECT_LE(small.size(), 64u);
+}
+
 TEST_F(MessageServiceTest, UnknownAccountIsNotFound) {
   expect_refused(send(sender(bob_, 1), "00000000-0000-4000-8000-000000000000", {outgoing(1, 11)}),
                  ErrorCode::kNotFound);

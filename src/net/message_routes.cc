@@ -164,6 +164,8 @@ class MessageSocket final : public WebSocketSession,
     messages_.acknowledge(device_.uuid, device_.device.id, std::move(list));
   }
 
+  // Parsed and checked on the I/O thread; stored without leaving it when the destination's devices are cached,
+  // otherwise from a worker (the device list is read from storage). The answer comes back through the channel.
   void on_send(nlohmann::json frame) {
     auto request_id = frame.find("requestId");
     if (request_id == frame.end() || !request_id->is_string() ||
@@ -172,26 +174,22 @@ class MessageSocket final : public WebSocketSession,
     auto destination = frame.find("destination");
     if (destination == frame.end() || !destination->is_string())
       return channel_->send(error_frame("destination must be a string"));
-    std::string id = request_id->get<std::string>();
-    // Parsing and storage run on a worker; the answer comes back through the channel.
-    channel_->post_work([self = shared_from_this(), frame = std::move(frame), id = std::move(id)]() mutable {
-      auto reply = [self, id](int status, nlohmann::json body) {
-        self->channel_->send(
-            nlohmann::json{{"type", "send_result"}, {"requestId", id}, {"status", status}, {"body", std::move(body)}}
-                .dump());
-      };
-      auto request = parse_send(frame, frame["destination"].get<std::string>(), self->messages_.config().max_content_bytes);
-      if (!request.ok()) {
-        auto [status, body] = error_answer(request.error());
-        return reply(status, std::move(body));
+    // The requestId as a JSON string, for the answer.
+    auto quoted_id = std::make_shared<const std::string>(request_id->dump());
+    MessageService::SendDone done = [channel = channel_, quoted_id](Result<MessageSendResult> result) {
+      if (result.ok()) {
+        return channel->send(fmt::format(R"({{"type":"send_result","requestId":{},"status":200,"body":{{"needsSync":{}}}}})",
+                                         *quoted_id, result->needs_sync));
       }
-      self->messages_.send(self->device_, std::move(*request), [reply](Result<MessageSendResult> result) {
-        if (!result.ok()) {
-          auto [status, body] = error_answer(result.error());
-          return reply(status, std::move(body));
-        }
-        reply(200, {{"needsSync", result->needs_sync}});
-      });
+      auto [status, body] = error_answer(result.error());
+      channel->send(fmt::format(R"({{"type":"send_result","requestId":{},"status":{},"body":{}}})", *quoted_id, status,
+                                body.dump()));
+    };
+    auto request = parse_send(frame, destination->get<std::string>(), messages_.config().max_content_bytes);
+    if (!request.ok()) return done(request.take_error());
+    if (messages_.send_if_cached(device_, *request, done)) return;
+    channel_->post_work([self = shared_from_this(), request = std::move(*request), done = std::move(done)]() mutable {
+      self->messages_.send(self->device_, std::move(request), std::move(done));
     });
   }
 
