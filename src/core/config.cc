@@ -187,13 +187,14 @@ void read_server(Reader& r, const toml::table& t, ServerConfig& c) {
 void read_storage(Reader& r, const toml::table& t, StorageConfig& c) {
   const std::string p = "storage";
   r.check_keys(t, p, {"backend", "sqlite_path", "sqlite_synchronous", "sqlite_busy_timeout_ms", "write_batch_max",
-                      "read_connections"});
+                      "read_connections", "checkpoint_pages"});
   r.read(t, p, "backend", c.backend);
   r.read(t, p, "sqlite_path", c.sqlite_path);
   r.read(t, p, "sqlite_synchronous", c.sqlite_synchronous);
   r.read(t, p, "sqlite_busy_timeout_ms", c.sqlite_busy_timeout_ms, 0, 600'000);
   r.read(t, p, "write_batch_max", c.write_batch_max, 1, 100'000);
   r.read(t, p, "read_connections", c.read_connections, 1, 1024);
+  r.read(t, p, "checkpoint_pages", c.checkpoint_pages, 16, 10'000'000);
 }
 
 void read_verification(Reader& r, const toml::table& t, VerificationConfig& c) {

@@ -14,6 +14,8 @@
 #include <set>
 #include <utility>
 
+#include "core/logging.h"
+
 namespace latchkey {
 namespace {
 
@@ -576,17 +578,33 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig
     error.code = ErrorCode::kInternal;
     return error;
   }
-  return std::unique_ptr<SqliteDatabase>(new SqliteDatabase(config, std::move(connection), *version));
+  // Checkpoints run on their own thread and connection (see the class comment), never inside a commit.
+  set = connection->execute("PRAGMA wal_autocheckpoint = 0", "turning off automatic checkpoints");
+  if (!set.ok()) return fail(set.take_error());
+  auto checkpointing = SqliteConnection::open(path, /*read_only=*/false, config.sqlite_busy_timeout_ms);
+  if (!checkpointing.ok()) return fail(checkpointing.take_error());
+  std::unique_ptr<SqliteConnection> checkpoint_connection = std::move(checkpointing).value();
+  set = checkpoint_connection->execute(synchronous, "setting synchronous for checkpoints");
+  if (!set.ok()) return fail(set.take_error());
+  return std::unique_ptr<SqliteDatabase>(
+      new SqliteDatabase(config, std::move(connection), std::move(checkpoint_connection), *version));
 }
 
-SqliteDatabase::SqliteDatabase(const StorageConfig& config,
-                               std::unique_ptr<SqliteConnection> writer_connection, int schema_version)
+SqliteDatabase::SqliteDatabase(const StorageConfig& config, std::unique_ptr<SqliteConnection> writer_connection,
+                               std::unique_ptr<SqliteConnection> checkpoint_connection, int schema_version)
     : path_(config.sqlite_path),
       busy_timeout_ms_(config.sqlite_busy_timeout_ms),
       write_batch_max_(static_cast<std::size_t>(config.write_batch_max)),
       read_connections_max_(config.read_connections),
       schema_version_(schema_version),
-      writer_connection_(std::move(writer_connection)) {
+      writer_connection_(std::move(writer_connection)),
+      checkpoint_pages_(config.checkpoint_pages),
+      checkpoint_connection_(std::move(checkpoint_connection)) {
+  sqlite3_wal_hook(writer_connection_->handle(), &SqliteDatabase::on_wal_commit, this);
+  checkpointer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "lk-sql-ckpt");
+    run_checkpointer();
+  });
   writer_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "lk-sql-writer");  // shown by top -H and the benchmark
     run_writer();
@@ -696,6 +714,55 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
   }
 }
 
+int SqliteDatabase::on_wal_commit(void* self, sqlite3* db, const char* name, int pages) {
+  auto* database = static_cast<SqliteDatabase*>(self);
+  if (pages >= 4 * database->checkpoint_pages_) {
+    // The log only starts over when a batch begins with everything in it copied, which never happens while the
+    // checkpoint thread chases a busy writer. So the writer finishes the copy itself here, between two batches
+    // (the checkpoint thread has done most of it already), and its next batch starts the log from the beginning.
+    (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    std::lock_guard lock(database->checkpoint_mutex_);
+    ++database->checkpoints_;
+    database->wal_pages_ = 0;
+    return SQLITE_OK;
+  }
+  bool wanted = false;
+  {
+    std::lock_guard lock(database->checkpoint_mutex_);
+    database->wal_pages_ = pages;
+    wanted = pages >= database->checkpoint_pages_;
+  }
+  if (wanted) database->checkpoint_wanted_.notify_one();
+  return SQLITE_OK;
+}
+
+void SqliteDatabase::run_checkpointer() {
+  for (;;) {
+    {
+      std::unique_lock lock(checkpoint_mutex_);
+      checkpoint_wanted_.wait(lock, [this] { return checkpoint_closed_ || wal_pages_ >= checkpoint_pages_; });
+      if (checkpoint_closed_) break;
+      wal_pages_ = 0;  // until the next commit reports the log's size again
+    }
+    // PASSIVE copies what no reader still needs, without ever waiting for the writer.
+    const int rc = sqlite3_wal_checkpoint_v2(checkpoint_connection_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             nullptr, nullptr);
+    if (rc == SQLITE_OK) {
+      std::lock_guard lock(checkpoint_mutex_);
+      ++checkpoints_;
+    } else if (rc != SQLITE_BUSY) {
+      log::warn("sqlite_checkpoint_failed",
+                {{"error", sqlite_error(rc, checkpoint_connection_->handle(), "checkpointing").message}});
+    }
+  }
+  checkpoint_connection_.reset();
+}
+
+std::uint64_t SqliteDatabase::checkpoints() const {
+  std::lock_guard lock(checkpoint_mutex_);
+  return checkpoints_;
+}
+
 Result<std::unique_ptr<SqliteConnection>> SqliteDatabase::acquire_reader() {
   std::unique_lock lock(readers_mutex_);
   readers_changed_.wait(lock, [this] {
@@ -763,7 +830,13 @@ void SqliteDatabase::close() {
   }
   queue_changed_.notify_all();
   if (writer_.joinable()) writer_.join();
-  writer_connection_.reset();
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpoint_closed_ = true;
+  }
+  checkpoint_wanted_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  writer_connection_.reset();  // the last connection to close checkpoints what is left and removes the log
 
   std::vector<std::unique_ptr<SqliteConnection>> idle;
   {

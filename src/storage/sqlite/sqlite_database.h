@@ -127,6 +127,12 @@ struct SqliteWriterStats {
 // back alone and its caller gets that error), then COMMITs once. An ok answer from write() therefore means
 // durable (with synchronous=full, even across power loss; with normal, across a killed process).
 //
+// Checkpoints: SQLite's automatic checkpoint is off. When a commit leaves at least checkpoint_pages in the WAL, a
+// checkpoint thread with its own connection runs a PASSIVE checkpoint, concurrently with the writer. The WAL
+// only starts over when a batch begins with all of it copied, which a busy writer never sees; so when a commit
+// leaves 4 x checkpoint_pages, the writer itself copies what is left (little: the thread did the rest) before
+// its next batch, which then starts the WAL from its beginning.
+//
 // Reads: read() lends a read-only connection from a pool of at most read_connections, opened on demand, and
 // runs the closure inside one read transaction (a consistent snapshot), concurrently with the writer (WAL).
 //
@@ -179,6 +185,9 @@ class SqliteDatabase {
 
   SqliteWriterStats stats() const;
 
+  // Checkpoints completed (by the checkpoint thread, and by the writer past 4 x checkpoint_pages).
+  std::uint64_t checkpoints() const;
+
   // Writes queued and not yet taken by the writer (for tests that need several writes in one batch).
   std::size_t queued_writes() const;
 
@@ -191,10 +200,12 @@ class SqliteDatabase {
   };
 
   SqliteDatabase(const StorageConfig& config, std::unique_ptr<SqliteConnection> writer_connection,
-                 int schema_version);
+                 std::unique_ptr<SqliteConnection> checkpoint_connection, int schema_version);
 
   void run_writer();
   void commit_batch(std::vector<PendingWrite>& batch);
+  void run_checkpointer();
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
 
   Result<std::unique_ptr<SqliteConnection>> acquire_reader();
   void release_reader(std::unique_ptr<SqliteConnection> connection, bool healthy);
@@ -214,6 +225,16 @@ class SqliteDatabase {
   std::deque<PendingWrite> queue_;  // guarded by queue_mutex_
   bool writes_closed_ = false;      // guarded by queue_mutex_
   SqliteWriterStats stats_;         // guarded by queue_mutex_
+
+  // The checkpoint thread and its connection (opened by the constructor's caller, owned by the thread).
+  const int checkpoint_pages_;
+  std::unique_ptr<SqliteConnection> checkpoint_connection_;
+  std::thread checkpointer_;
+  mutable std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wanted_;
+  int wal_pages_ = 0;                 // after the last commit; guarded by checkpoint_mutex_
+  bool checkpoint_closed_ = false;    // guarded by checkpoint_mutex_
+  std::uint64_t checkpoints_ = 0;     // guarded by checkpoint_mutex_
 
   std::mutex readers_mutex_;
   std::condition_variable readers_changed_;

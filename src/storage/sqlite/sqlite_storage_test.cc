@@ -1259,6 +1259,45 @@ TEST_F(SqliteDatabaseTest, ReadsRunWhileTheWriterHoldsATransaction) {
   EXPECT_FALSE(storage->sessions().find("committed")->has_value());
 }
 
+// Commits never checkpoint; the checkpoint thread does, and keeps the log bounded while writes keep coming and
+// a reader holds an old snapshot for a while.
+TEST_F(SqliteDatabaseTest, CheckpointsRunOffTheWriterAndKeepTheLogBounded) {
+  config_.checkpoint_pages = 16;
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(storage->database().checkpoints(), 0u);
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop) {
+      (void)storage->database().read([](SqliteConnection&) -> Status {
+        std::this_thread::sleep_for(2ms);  // a snapshot held across several commits
+        return {};
+      });
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 150; ++i) {
+        auto session = make_session("s" + std::to_string(t) + "-" + std::to_string(i));
+        ASSERT_TRUE(storage->sessions().insert(session).ok());
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  stop = true;
+  reader.join();
+  for (int i = 0; i < 200 && storage->database().checkpoints() == 0; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_GT(storage->database().checkpoints(), 0u);
+  // 600 sessions of a few hundred bytes are dozens of pages; without checkpoints every commit would append.
+  const auto wal_bytes = std::filesystem::file_size(config_.sqlite_path + "-wal");
+  EXPECT_LT(wal_bytes, 4u * 16u * 4096u * 4u) << wal_bytes;
+  EXPECT_EQ(storage->sessions().find("s3-149")->has_value(), true);
+  storage->close();
+  EXPECT_EQ(raw_query("SELECT count(*) FROM verification_sessions"), 600);
+}
+
 // A child process writes sessions from several threads and reports each acknowledged id over a pipe; it is
 // killed with SIGKILL mid-stream. Every id it reported must be in the file afterwards.
 TEST_F(SqliteDatabaseTest, AcknowledgedWritesSurviveSigkill) {
