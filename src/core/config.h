@@ -44,6 +44,7 @@ struct StorageConfig {
   int write_batch_max = 256;                      // writes committed together in one transaction at most
   int read_connections = 16;                      // read-only connections kept open at most
   int checkpoint_pages = 1000;                    // WAL pages that start a background checkpoint
+  int read_cache_kib = 256;                       // page cache of each read-only connection
 };
 
 struct VerificationConfig {

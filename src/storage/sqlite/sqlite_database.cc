@@ -596,6 +596,7 @@ SqliteDatabase::SqliteDatabase(const StorageConfig& config, std::unique_ptr<Sqli
       busy_timeout_ms_(config.sqlite_busy_timeout_ms),
       write_batch_max_(static_cast<std::size_t>(config.write_batch_max)),
       read_connections_max_(config.read_connections),
+      read_cache_kib_(config.read_cache_kib),
       schema_version_(schema_version),
       writer_connection_(std::move(writer_connection)),
       checkpoint_pages_(config.checkpoint_pages),
@@ -778,6 +779,12 @@ Result<std::unique_ptr<SqliteConnection>> SqliteDatabase::acquire_reader() {
   ++open_readers_;
   lock.unlock();
   auto opened = SqliteConnection::open(path_, /*read_only=*/true, busy_timeout_ms_);
+  if (opened.ok()) {
+    // A reader's page cache is dropped whenever another connection has committed since its last read, so with a
+    // busy writer a large one mostly holds stale pages; the operating system's cache of the file serves re-reads.
+    Status sized = (*opened)->execute("PRAGMA cache_size = -" + std::to_string(read_cache_kib_), "sizing a reader's cache");
+    if (!sized.ok()) opened = sized.take_error();
+  }
   if (!opened.ok()) {
     lock.lock();
     --open_readers_;

@@ -214,6 +214,7 @@ class SqliteDatabase {
   const int busy_timeout_ms_;
   const std::size_t write_batch_max_;
   const int read_connections_max_;
+  const int read_cache_kib_;
   const int schema_version_;
 
   // Owned by the writer thread once it runs (and by close() after joining it).
