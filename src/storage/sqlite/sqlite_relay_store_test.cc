@@ -557,6 +557,33 @@ TEST_P(RelayStoreTest, AsynchronousAcknowledgementDeletes) {
   expect_counter_matches(kAlice, 1, 1);
 }
 
+TEST_P(RelayStoreTest, ManyAsynchronousAcknowledgementsFromSeveralThreadsAllLand) {
+  std::vector<std::int64_t> for_alice, for_bob;
+  for (int i = 0; i < 40; ++i) {
+    for_alice.push_back(insert_for_alice("a" + std::to_string(i)));
+    auto stored = insert({make_envelope(kBob, 1, 200, "b" + std::to_string(i))});
+    ASSERT_TRUE(stored.ok());
+    for_bob.push_back((*stored)[0].id);
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = t; i < 40; i += 4) {
+        messages().acknowledge(kAlice, 1, {for_alice[i]});
+        messages().acknowledge(kBob, 1, {for_bob[i], for_alice[(i + 1) % 40]});  // Alice's id is not Bob's to ack
+        if (i % 10 == 0) {
+          EXPECT_TRUE(messages().settle().ok());
+        }
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  ASSERT_TRUE(messages().settle().ok());  // every acknowledgement submitted before it has landed
+  EXPECT_TRUE(fetch_ids(kAlice, 1).empty());
+  EXPECT_TRUE(fetch_ids(kBob, 1).empty());
+  expect_counter_matches(kAlice, 1, 0);
+  expect_counter_matches(kBob, 1, 0);
+}
+
 TEST_P(RelayStoreTest, QueueSurvivesCloseAndReopen) {
   std::int64_t a = insert_for_alice("a");
   std::int64_t b = insert_for_alice("b");
