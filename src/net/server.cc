@@ -151,15 +151,9 @@ template <class Stream>
 class WsChannel final : public WebSocketChannel, public std::enable_shared_from_this<WsChannel<Stream>> {
  public:
   WsChannel(asio::any_io_executor executor, asio::thread_pool& workers, std::size_t max_queued_frames)
-      : executor_(std::move(executor)),
-        io_executor_(executor_.target<asio::io_context::executor_type>()),
-        workers_(workers),
-        max_queued_frames_(max_queued_frames),
-        idle_(executor_) {}
+      : executor_(std::move(executor)), workers_(workers), max_queued_frames_(max_queued_frames), idle_(executor_) {}
 
   void send(std::string text) override {
-    // On the connection's own I/O thread (session callbacks, posted tasks) the frame is queued at once.
-    if (io_executor_ && io_executor_->running_in_this_thread()) return enqueue(std::move(text));
     asio::post(executor_, [self = this->shared_from_this(), text = std::move(text)]() mutable {
       self->enqueue(std::move(text));
     });
@@ -273,7 +267,6 @@ class WsChannel final : public WebSocketChannel, public std::enable_shared_from_
   }
 
   asio::any_io_executor executor_;
-  const asio::io_context::executor_type* io_executor_;  // executor_'s target (nullptr if another kind)
   asio::thread_pool& workers_;
   const std::size_t max_queued_frames_;
   asio::steady_timer idle_;

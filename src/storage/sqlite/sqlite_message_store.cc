@@ -142,25 +142,10 @@ Result<std::vector<Envelope>> SqliteMessageStore::fetch(const std::string& uuid,
 
 void SqliteMessageStore::acknowledge(const std::string& uuid, std::uint32_t device_id, std::vector<std::int64_t> ids) {
   if (ids.empty()) return;
-  {
-    std::lock_guard lock(acks_->mutex);
-    acks_->pending.push_back(PendingAck{uuid, device_id, std::move(ids)});
-    if (acks_->write_queued) return;  // the queued write has not taken the list yet: it will take this one too
-    acks_->write_queued = true;
-  }
-  // Queued now, so it runs before any write queued later (settle() relies on it).
   database_.write_async(
-      [acks = acks_](SqliteConnection& connection) -> Status {
-        std::vector<PendingAck> taken;
-        {
-          std::lock_guard lock(acks->mutex);
-          taken.swap(acks->pending);
-          acks->write_queued = false;
-        }
-        for (const PendingAck& ack : taken) {
-          Result<int> deleted = delete_ids(connection, ack.uuid, ack.device_id, ack.ids);
-          if (!deleted.ok()) return deleted.take_error();
-        }
+      [uuid, device_id, ids = std::move(ids)](SqliteConnection& connection) -> Status {
+        Result<int> deleted = delete_ids(connection, uuid, device_id, ids);
+        if (!deleted.ok()) return deleted.take_error();
         return {};
       },
       [](Status status) {

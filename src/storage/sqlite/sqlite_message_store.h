@@ -3,17 +3,12 @@
 // which caps the queue without counting rows and checks the destination in the same statement.
 #pragma once
 
-#include <memory>
-#include <mutex>
-
 #include "storage/message_store.h"
 #include "storage/sqlite/sqlite_database.h"
 
 namespace latchkey {
 
 // Thread-safe. insert() and acknowledge() go through SqliteDatabase::write_async: they never block the caller.
-// Acknowledgements that arrive while an earlier one still waits for the writer join its write, so a busy relay
-// spends one write (and one savepoint) per batch on them instead of one per ack frame.
 class SqliteMessageStore final : public MessageStore {
  public:
   explicit SqliteMessageStore(SqliteDatabase& database) : database_(database) {}
@@ -28,20 +23,7 @@ class SqliteMessageStore final : public MessageStore {
   Result<std::size_t> count(const std::string& uuid, std::uint32_t device_id) override;
 
  private:
-  struct PendingAck {
-    std::string uuid;
-    std::uint32_t device_id = 0;
-    std::vector<std::int64_t> ids;
-  };
-  // Shared with the queued write, which may run after this store is gone.
-  struct AckQueue {
-    std::mutex mutex;
-    std::vector<PendingAck> pending;  // guarded by mutex
-    bool write_queued = false;        // a write that will take `pending` is queued; guarded by mutex
-  };
-
   SqliteDatabase& database_;
-  std::shared_ptr<AckQueue> acks_ = std::make_shared<AckQueue>();
 };
 
 }  // namespace latchkey
