@@ -24,7 +24,8 @@
 # Relay part: BENCH_RELAY_DURATION (10s), BENCH_RELAY_WARMUP (2s), BENCH_RELAY_RECIPIENTS (64),
 # BENCH_RELAY_DEVICES (1: devices per recipient), BENCH_RELAY_SENDERS (48), BENCH_RELAY_WS_WINDOW (4),
 # BENCH_RELAY_CONNECTIONS (10000 idle sockets), BENCH_RELAY_IDLE_DEVICES (6), BENCH_RELAY_LOADGEN_THREADS (1),
-# BENCH_RELAY_STEADY_RATE (1000 sends/s), BENCH_RELAY_SCENARIOS (idle,online-http,online-ws,paced,offline).
+# BENCH_RELAY_STEADY_RATE (1000 sends/s), BENCH_RELAY_SCENARIOS (idle,online-http,online-ws,paced,offline),
+# BENCH_RELAY_STORAGE_EXTRA (lines added to the relay server's [storage] table, e.g. 'checkpoint_pages = 4000').
 # Exit status: 0 when every run completed without errors and the server exited 0 on SIGTERM, else 1.
 set -euo pipefail
 
@@ -626,6 +627,7 @@ max_connections = $((R_CONNECTIONS + 2000))
 backend = "sqlite"
 sqlite_path = "$DATA/latchkey.db"
 sqlite_synchronous = "full"      # never lowered for a benchmark: every acknowledged send is on disk before its 200
+${BENCH_RELAY_STORAGE_EXTRA:-}
 
 [verification]
 proof_of_work_bits = $POW_BITS   # accounts are registered before the timed part; see the registration notes
