@@ -319,6 +319,48 @@ class MessagesTest(LatchkeyTestCase):
         self.assertEqual(resp.body["extraDevices"], [1])
         self.assertEqual(bob.send(alice).body, {"needsSync": True})
 
+    def test_device_changes_are_seen_by_the_next_send(self):
+        # The server keeps each account's device list in memory; every change must drop it at once.
+        alice, bob = Account(self.server), Account(self.server)
+        ws = alice.socket()
+        drain(ws)
+
+        def socket_send(messages, request_id):
+            ws.send_json({"type": "send", "requestId": request_id, "destination": bob.uuid, "timestamp": 1,
+                          "messages": messages})
+            while True:
+                frame = ws.recv_json()
+                if frame.get("type") == "send_result":
+                    return frame
+
+        self.assertEqual(alice.send(bob).status, 200)  # the list {1} is now cached
+        old = alice.envelopes_for(bob)
+        two = bob.link()
+        resp = alice.request("PUT", f"/v1/messages/{bob.uuid}", {"timestamp": 1, "messages": old})
+        self.assertError(resp, 409, "mismatched_devices")
+        self.assertEqual(resp.body["missingDevices"], [two])
+        self.assertEqual(socket_send(old, "a")["body"]["missingDevices"], [two])
+        self.assertEqual(socket_send(alice.envelopes_for(bob), "b")["status"], 200)
+
+        with_two = alice.envelopes_for(bob)
+        self.assertEqual(bob.request("DELETE", f"/v1/devices/{two}").status, 204)
+        del bob.devices[two]
+        answer = socket_send(with_two, "c")
+        self.assertEqual(answer["status"], 409)
+        self.assertEqual(answer["body"]["extraDevices"], [two])
+        self.assertEqual(alice.send(bob).status, 200)
+
+        # Re-registration replaces device 1 under a new registration id: the old one is stale at once.
+        before = alice.envelopes_for(bob)
+        new_owner = Account(self.server, number=bob.number)
+        self.assertEqual(new_owner.uuid, bob.uuid)
+        if new_owner.registration_id != bob.registration_id:
+            resp = alice.request("PUT", f"/v1/messages/{bob.uuid}", {"timestamp": 1, "messages": before})
+            self.assertError(resp, 410, "stale_devices")
+            self.assertEqual(socket_send(before, "d")["status"], 410)
+        self.assertEqual(alice.send(new_owner).status, 200)
+        ws.close()
+
     def test_bad_messages(self):
         alice, bob = Account(self.server), Account(self.server)
         path = f"/v1/messages/{bob.uuid}"
