@@ -31,16 +31,17 @@ DeviceDirectory::Ticket DeviceDirectory::ticket(const std::string& uuid) const {
   return shard.generation;
 }
 
-void DeviceDirectory::put(const std::string& uuid, DeviceList devices, Ticket ticket) {
-  if (ttl_ms_ <= 0) return;
+std::shared_ptr<const DeviceList> DeviceDirectory::put(const std::string& uuid, DeviceList devices, Ticket ticket) {
   std::sort(devices.begin(), devices.end(), [](const DirectoryDevice& a, const DirectoryDevice& b) { return a.id < b.id; });
   auto list = std::make_shared<const DeviceList>(std::move(devices));
+  if (ttl_ms_ <= 0) return list;
   const EpochMillis expires_at = clock_.now_ms() + ttl_ms_;
   Shard& shard = shard_of(uuid);
   std::lock_guard lock(shard.mutex);
-  if (shard.generation != ticket) return;  // forgotten since the caller's read: its list may be stale
+  if (shard.generation != ticket) return list;  // forgotten since the caller's read: its list may be stale
   if (shard.entries.size() >= max_per_shard_ && !shard.entries.count(uuid)) shard.entries.clear();
-  shard.entries[uuid] = Entry{std::move(list), expires_at};
+  shard.entries[uuid] = Entry{list, expires_at};
+  return list;
 }
 
 void DeviceDirectory::forget(const std::string& uuid) {

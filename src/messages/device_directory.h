@@ -40,8 +40,8 @@ class DeviceDirectory {
   using Ticket = std::uint64_t;
   Ticket ticket(const std::string& uuid) const;
   // Caches `devices`, unless `uuid` was forgotten since `ticket` was taken. A full shard is emptied first
-  // (the cache is bounded by messages.device_cache_entries).
-  void put(const std::string& uuid, DeviceList devices, Ticket ticket);
+  // (the cache is bounded by messages.device_cache_entries). Answers the list, ordered, cached or not.
+  std::shared_ptr<const DeviceList> put(const std::string& uuid, DeviceList devices, Ticket ticket);
   void forget(const std::string& uuid);
 
   std::size_t size() const;

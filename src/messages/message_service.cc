@@ -85,8 +85,7 @@ void MessageService::send(const AuthenticatedDevice& sender, MessageSendRequest 
     if (!destination->has_value()) return done(make_error(ErrorCode::kNotFound, "no such account"));
     DeviceList list;
     for (const Device& d : (*destination)->devices) list.push_back({d.id, d.registration_id});
-    devices = std::make_shared<const DeviceList>(list);
-    directory_.put(request.destination_uuid, std::move(list), ticket);
+    devices = directory_.put(request.destination_uuid, std::move(list), ticket);
   }
   store(sender, std::move(request), *devices, std::move(done));
 }

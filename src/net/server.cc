@@ -382,7 +382,6 @@ struct HttpServer::Impl {
     co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
   }
 
-  // Serves requests on one connection until the client closes, an error, a timeout or shutdown.
   // Runs an accepted WebSocket connection until it ends. Called by run_connection() after serve() returned, so
   // that an idle socket keeps no HTTP state: its cost is this frame, Beast's stream and one pending read.
   template <class Stream>
@@ -567,6 +566,17 @@ struct HttpServer::Impl {
     }
   }
 
+  // HTTP on one connection until it ends or upgrades; an upgraded one then runs as a WebSocket, after serve()'s
+  // frame is gone.
+  template <class Stream>
+  asio::awaitable<void> serve_connection(Stream& stream, Connection& connection, const std::string& peer) {
+    auto upgrade = co_await serve(stream, connection, peer);
+    if (upgrade) {
+      co_await run_websocket(stream, connection, std::move(upgrade->request), std::move(upgrade->channel),
+                             std::move(upgrade->session));
+    }
+  }
+
   bool config_access_log = false;
 
   std::shared_ptr<Connection> register_connection(std::uint64_t& id) {
@@ -613,11 +623,7 @@ struct HttpServer::Impl {
         beast::get_lowest_layer(*stream).expires_after(config.read_timeout);
         co_await stream->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
         if (!ec) {
-          auto upgrade = co_await serve(*stream, *connection, peer);
-          if (upgrade) {
-            co_await run_websocket(*stream, *connection, std::move(upgrade->request), std::move(upgrade->channel),
-                                   std::move(upgrade->session));
-          }
+          co_await serve_connection(*stream, *connection, peer);
           beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(2));
           co_await stream->async_shutdown(asio::redirect_error(use_awaitable, ec));
         }
@@ -629,11 +635,7 @@ struct HttpServer::Impl {
             if (auto s = weak.lock()) s->close();
           });
         });
-        auto upgrade = co_await serve(*stream, *connection, peer);
-        if (upgrade) {
-          co_await run_websocket(*stream, *connection, std::move(upgrade->request), std::move(upgrade->channel),
-                                 std::move(upgrade->session));
-        }
+        co_await serve_connection(*stream, *connection, peer);
         stream->socket().shutdown(tcp::socket::shutdown_send, ec);
       }
     } catch (const std::exception& e) {
