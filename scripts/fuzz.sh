@@ -27,13 +27,17 @@ build phone_number_fuzzer fuzz/phone_number_fuzzer.cc src/core/phone_number.cc s
   -lphonenumber -lprotobuf
 build webauthn_fuzzer fuzz/webauthn_fuzzer.cc src/webauthn/webauthn.cc src/core/encoding.cc src/core/error.cc \
   src/crypto/secret_hash.cc src/crypto/random.cc -lcbor -lcrypto -lsodium -lfmt
+build message_frame_fuzzer fuzz/message_frame_fuzzer.cc src/net/message_parsing.cc src/net/request_parsing.cc \
+  src/core/encoding.cc src/core/error.cc src/net/http_types.cc -lsodium
 
-for target in config request phone_number webauthn; do
+for target in config request phone_number webauthn message_frame; do
   work="$OUT/corpus-$target"
   mkdir -p "$work"
   cp -n fuzz/corpus/$target/* "$work"/ 2>/dev/null || true
+  dict=()
+  [ ! -f "fuzz/$target.dict" ] || dict=(-dict="$PWD/fuzz/$target.dict")
   echo "fuzz: running ${target}_fuzzer for ${SECONDS_PER_TARGET}s"
   (cd "$OUT" && ASAN_OPTIONS=detect_leaks=0 "./${target}_fuzzer" -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 \
-     -print_final_stats=1 "corpus-$target" 2>&1 | tail -n 12)
+     "${dict[@]}" -print_final_stats=1 "corpus-$target" 2>&1 | tail -n 12)
 done
 echo "fuzz: all targets ran without a crash"

@@ -6,50 +6,11 @@
 #include "core/logging.h"
 #include "net/api_routes.h"
 #include "net/error_mapping.h"
+#include "net/message_parsing.h"
 #include "net/request_parsing.h"
 
 namespace latchkey {
 namespace {
-
-constexpr std::size_t kMaxAckIds = 1000;
-constexpr std::size_t kMaxRequestIdBytes = 64;
-
-Result<MessageSendRequest> parse_send(const nlohmann::json& body, std::string destination, std::size_t max_content) {
-  MessageSendRequest send;
-  send.destination_uuid = std::move(destination);
-  auto timestamp = required_integer(body, "", "timestamp");
-  if (!timestamp.ok()) return timestamp.take_error();
-  send.timestamp = *timestamp;
-  auto array = required_array(body, "messages");
-  if (!array.ok()) return array.take_error();
-  if ((*array)->size() > 64) return make_error(ErrorCode::kMalformedRequest, "messages holds too many entries");
-  for (std::size_t i = 0; i < (*array)->size(); ++i) {
-    const nlohmann::json& m = (**array)[i];
-    std::string path = "messages[" + std::to_string(i) + "]";
-    if (!m.is_object()) return make_error(ErrorCode::kMalformedRequest, path + " must be an object");
-    OutgoingEnvelope e;
-    auto type = required_integer(m, path, "type");
-    if (!type.ok()) return type.take_error();
-    auto device = required_integer(m, path, "destinationDeviceId");
-    if (!device.ok()) return device.take_error();
-    auto registration = required_integer(m, path, "destinationRegistrationId");
-    if (!registration.ok()) return registration.take_error();
-    if (*device < 1 || *device > 0xFFFFFFFFLL)
-      return make_error(ErrorCode::kMalformedRequest, path + ".destinationDeviceId must be a device id");
-    if (*registration < 0 || *registration > 0x7FFFFFFFLL)
-      return make_error(ErrorCode::kMalformedRequest, path + ".destinationRegistrationId is out of range");
-    if (*type < 0 || *type > 255) return make_error(ErrorCode::kMalformedRequest, path + ".type must be 1, 3 or 8");
-    auto it = m.find("content");
-    auto content = decode_base64(it == m.end() ? nlohmann::json() : *it, path + ".content", max_content);
-    if (!content.ok()) return content.take_error();
-    e.type = static_cast<int>(*type);
-    e.destination_device = static_cast<std::uint32_t>(*device);
-    e.destination_registration_id = static_cast<int>(*registration);
-    e.content = std::move(*content);
-    send.messages.push_back(std::move(e));
-  }
-  return send;
-}
 
 // The JSON error body of `error` as REST would answer it, with its status.
 std::pair<int, nlohmann::json> error_answer(const Error& error) {
@@ -85,13 +46,10 @@ class MessageSocket final : public WebSocketSession,
   }
 
   void on_text(std::string_view text) override {
-    auto frame = nlohmann::json::parse(text, nullptr, false);
-    if (frame.is_discarded() || !frame.is_object()) return channel_->send(error_frame("a frame must be a JSON object"));
-    auto type = frame.find("type");
-    if (type == frame.end() || !type->is_string()) return channel_->send(error_frame("type must be a string"));
-    if (*type == "ack") return on_ack(frame);
-    if (*type == "send") return on_send(std::move(frame));
-    channel_->send(error_frame("unknown frame type"));
+    SocketFrame frame = parse_socket_frame(text, messages_.config().max_content_bytes);
+    if (auto* ack = std::get_if<AckFrame>(&frame)) return on_ack(std::move(*ack));
+    if (auto* send = std::get_if<SendFrame>(&frame)) return on_send(std::move(*send));
+    channel_->send(error_frame(std::get<FrameError>(frame).message));
   }
 
   void on_closed() override {
@@ -151,31 +109,12 @@ class MessageSocket final : public WebSocketSession,
     }
   }
 
-  void on_ack(const nlohmann::json& frame) {
-    auto ids = frame.find("ids");
-    if (ids == frame.end() || !ids->is_array()) return channel_->send(error_frame("ids must be an array"));
-    if (ids->size() > kMaxAckIds) return channel_->send(error_frame("ids holds more than 1000 ids"));
-    std::vector<std::int64_t> list;
-    list.reserve(ids->size());
-    for (const auto& id : *ids) {
-      if (!id.is_number_integer()) return channel_->send(error_frame("ids must hold integers"));
-      list.push_back(id.get<std::int64_t>());
-    }
-    messages_.acknowledge(device_.uuid, device_.device.id, std::move(list));
-  }
+  void on_ack(AckFrame ack) { messages_.acknowledge(device_.uuid, device_.device.id, std::move(ack.ids)); }
 
   // Parsed and checked on the I/O thread; stored without leaving it when the destination's devices are cached,
   // otherwise from a worker (the device list is read from storage). The answer comes back through the channel.
-  void on_send(nlohmann::json frame) {
-    auto request_id = frame.find("requestId");
-    if (request_id == frame.end() || !request_id->is_string() ||
-        request_id->get_ref<const std::string&>().size() > kMaxRequestIdBytes)
-      return channel_->send(error_frame("requestId must be a string of at most 64 bytes"));
-    auto destination = frame.find("destination");
-    if (destination == frame.end() || !destination->is_string())
-      return channel_->send(error_frame("destination must be a string"));
-    // The requestId as a JSON string, for the answer.
-    auto quoted_id = std::make_shared<const std::string>(request_id->dump());
+  void on_send(SendFrame frame) {
+    auto quoted_id = std::make_shared<const std::string>(std::move(frame.quoted_request_id));
     MessageService::SendDone done = [channel = channel_, quoted_id](Result<MessageSendResult> result) {
       if (result.ok()) {
         return channel->send(fmt::format(R"({{"type":"send_result","requestId":{},"status":200,"body":{{"needsSync":{}}}}})",
@@ -185,10 +124,9 @@ class MessageSocket final : public WebSocketSession,
       channel->send(fmt::format(R"({{"type":"send_result","requestId":{},"status":{},"body":{}}})", *quoted_id, status,
                                 body.dump()));
     };
-    auto request = parse_send(frame, destination->get<std::string>(), messages_.config().max_content_bytes);
-    if (!request.ok()) return done(request.take_error());
-    if (messages_.send_if_cached(device_, *request, done)) return;
-    channel_->post_work([self = shared_from_this(), request = std::move(*request), done = std::move(done)]() mutable {
+    if (!frame.request.ok()) return done(frame.request.take_error());
+    if (messages_.send_if_cached(device_, *frame.request, done)) return;
+    channel_->post_work([self = shared_from_this(), request = std::move(*frame.request), done = std::move(done)]() mutable {
       self->messages_.send(self->device_, std::move(request), std::move(done));
     });
   }
@@ -213,9 +151,8 @@ void add_message_routes(Router& router, AccountService& accounts, MessageService
                    [&accounts, &messages](HttpRequest& request, Responder respond) {
                      auto sender = authenticate_device(accounts, request);
                      if (!sender.ok()) return respond(HttpResponse::error(sender.error()));
-                     auto body = parse_json_object(request.body);
-                     if (!body.ok()) return respond(HttpResponse::error(body.error()));
-                     auto send = parse_send(*body, request.path_params[0], messages.config().max_content_bytes);
+                     auto send = parse_send_body(request.body, request.path_params[0],
+                                                 messages.config().max_content_bytes);
                      if (!send.ok()) return respond(HttpResponse::error(send.error()));
                      messages.send(*sender, std::move(*send), [respond](Result<MessageSendResult> result) {
                        if (!result.ok()) return respond(HttpResponse::error(result.error()));
