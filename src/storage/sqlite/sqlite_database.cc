@@ -715,6 +715,14 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
   }
 }
 
+// The log's frame count keeps growing until the log starts over, and a busy writer lets it start over only every
+// 4x checkpoint_pages (see on_wal_commit). Past the threshold, a checkpoint is therefore due once a quarter of the
+// threshold was appended since the last one: not after every commit, each of which would cost two fsyncs that
+// compete with the commits' own.
+bool SqliteDatabase::checkpoint_due() const {
+  return wal_pages_ >= checkpoint_pages_ && wal_pages_ - checkpointed_at_ >= std::max(1, checkpoint_pages_ / 4);
+}
+
 int SqliteDatabase::on_wal_commit(void* self, sqlite3* db, const char* name, int pages) {
   auto* database = static_cast<SqliteDatabase*>(self);
   if (pages >= 4 * database->checkpoint_pages_) {
@@ -724,14 +732,15 @@ int SqliteDatabase::on_wal_commit(void* self, sqlite3* db, const char* name, int
     (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     std::lock_guard lock(database->checkpoint_mutex_);
     ++database->checkpoints_;
-    database->wal_pages_ = 0;
+    database->wal_pages_ = database->checkpointed_at_ = pages;
     return SQLITE_OK;
   }
   bool wanted = false;
   {
     std::lock_guard lock(database->checkpoint_mutex_);
+    if (pages < database->checkpointed_at_) database->checkpointed_at_ = 0;  // the log started over
     database->wal_pages_ = pages;
-    wanted = pages >= database->checkpoint_pages_;
+    wanted = database->checkpoint_due();
   }
   if (wanted) database->checkpoint_wanted_.notify_one();
   return SQLITE_OK;
@@ -741,9 +750,9 @@ void SqliteDatabase::run_checkpointer() {
   for (;;) {
     {
       std::unique_lock lock(checkpoint_mutex_);
-      checkpoint_wanted_.wait(lock, [this] { return checkpoint_closed_ || wal_pages_ >= checkpoint_pages_; });
+      checkpoint_wanted_.wait(lock, [this] { return checkpoint_closed_ || checkpoint_due(); });
       if (checkpoint_closed_) break;
-      wal_pages_ = 0;  // until the next commit reports the log's size again
+      checkpointed_at_ = wal_pages_;  // commits meanwhile do not ask again
     }
     // PASSIVE copies what no reader still needs, without ever waiting for the writer.
     const int rc = sqlite3_wal_checkpoint_v2(checkpoint_connection_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,

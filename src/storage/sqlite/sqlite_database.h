@@ -205,6 +205,7 @@ class SqliteDatabase {
   void run_writer();
   void commit_batch(std::vector<PendingWrite>& batch);
   void run_checkpointer();
+  bool checkpoint_due() const;  // with checkpoint_mutex_ held
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
 
   Result<std::unique_ptr<SqliteConnection>> acquire_reader();
@@ -233,7 +234,8 @@ class SqliteDatabase {
   std::thread checkpointer_;
   mutable std::mutex checkpoint_mutex_;
   std::condition_variable checkpoint_wanted_;
-  int wal_pages_ = 0;                 // after the last commit; guarded by checkpoint_mutex_
+  int wal_pages_ = 0;                 // frames in the log after the last commit; guarded by checkpoint_mutex_
+  int checkpointed_at_ = 0;           // frames in the log at the last checkpoint; guarded by checkpoint_mutex_
   bool checkpoint_closed_ = false;    // guarded by checkpoint_mutex_
   std::uint64_t checkpoints_ = 0;     // guarded by checkpoint_mutex_
 

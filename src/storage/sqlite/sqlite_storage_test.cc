@@ -1298,6 +1298,44 @@ TEST_F(SqliteDatabaseTest, CheckpointsRunOffTheWriterAndKeepTheLogBounded) {
   EXPECT_EQ(raw_query("SELECT count(*) FROM verification_sessions"), 600);
 }
 
+// Past the threshold the log keeps growing until it can start over (here a reader pins an old snapshot, as a busy
+// server's readers do); a checkpoint (two fsyncs) is then due after each further quarter of the threshold, not
+// after every commit.
+TEST_F(SqliteDatabaseTest, CheckpointsAreSpacedByAppendedPagesNotByCommits) {
+  config_.checkpoint_pages = 200;
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  std::atomic<bool> pinned{false}, release{false};
+  std::thread reader([&] {
+    (void)storage->database().read([&](SqliteConnection& connection) -> Status {
+      LK_RETURN_IF_ERROR(connection.execute("SELECT count(*) FROM verification_sessions", "pinning a snapshot"));
+      pinned = true;
+      while (!release) std::this_thread::sleep_for(1ms);
+      return {};
+    });
+  });
+  while (!pinned) std::this_thread::sleep_for(1ms);
+  const std::string wal = config_.sqlite_path + "-wal";
+  auto frames = [&] { return std::filesystem::exists(wal) ? std::filesystem::file_size(wal) / (4096 + 24) : 0; };
+  int commits_past_threshold = 0;
+  std::uint64_t checkpoints_at_threshold = 0;
+  for (int i = 0; frames() < 650 && i < 5000; ++i) {
+    ASSERT_TRUE(storage->sessions().insert(make_session("c" + std::to_string(i))).ok());
+    std::this_thread::sleep_for(200us);  // lets the checkpoint thread keep up, as it would between batches
+    if (frames() < 200) {
+      checkpoints_at_threshold = storage->database().checkpoints();
+    } else {
+      ++commits_past_threshold;
+    }
+  }
+  release = true;
+  reader.join();
+  const std::uint64_t checkpoints = storage->database().checkpoints() - checkpoints_at_threshold;
+  EXPECT_GT(commits_past_threshold, 40);
+  EXPECT_GT(checkpoints, 0u);
+  EXPECT_LE(checkpoints, static_cast<std::uint64_t>(commits_past_threshold) / 4) << "a checkpoint after most commits";
+}
+
 // A child process writes sessions from several threads and reports each acknowledged id over a pipe; it is
 // killed with SIGKILL mid-stream. Every id it reported must be in the file afterwards.
 TEST_F(SqliteDatabaseTest, AcknowledgedWritesSurviveSigkill) {
