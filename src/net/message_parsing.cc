@@ -22,15 +22,8 @@ Status check_message_numbers(const std::string& path, std::int64_t type, std::in
   return {};
 }
 
-// Longest base64 text (with padding) of `bytes` bytes.
-std::size_t base64_length(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
-
 Result<std::string> decode_content(const std::string& path, std::string_view text, std::size_t max_content) {
-  if (text.size() > base64_length(max_content) + 2)
-    return make_error(ErrorCode::kMalformedRequest, path + ".content is too long");
-  auto bytes = base64_decode_public_any(text);
-  if (!bytes) return make_error(ErrorCode::kMalformedRequest, path + ".content must be base64");
-  return std::move(*bytes);
+  return decode_base64_text(text, path + ".content", max_content);
 }
 
 OutgoingEnvelope envelope_of(std::int64_t type, std::int64_t device, std::int64_t registration, std::string content) {

@@ -66,13 +66,16 @@ Result<BasicCredentials> basic_credentials(const HttpRequest& request) {
 // Longest base64 text (with padding) of `bytes` bytes.
 static std::size_t base64_length(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
 
-Result<std::string> decode_base64(const nlohmann::json& value, const std::string& what, std::size_t max_bytes) {
-  if (!value.is_string()) return make_error(ErrorCode::kMalformedRequest, what + " must be a base64 string");
-  const std::string& text = value.get_ref<const std::string&>();
+Result<std::string> decode_base64_text(std::string_view text, const std::string& what, std::size_t max_bytes) {
   if (text.size() > base64_length(max_bytes) + 2) return make_error(ErrorCode::kMalformedRequest, what + " is too long");
   auto bytes = base64_decode_public_any(text);
   if (!bytes) return make_error(ErrorCode::kMalformedRequest, what + " must be base64");
-  return *bytes;
+  return std::move(*bytes);
+}
+
+Result<std::string> decode_base64(const nlohmann::json& value, const std::string& what, std::size_t max_bytes) {
+  if (!value.is_string()) return make_error(ErrorCode::kMalformedRequest, what + " must be a base64 string");
+  return decode_base64_text(value.get_ref<const std::string&>(), what, max_bytes);
 }
 
 Result<const nlohmann::json*> required_array(const nlohmann::json& object, const char* key) {

@@ -29,6 +29,8 @@ Result<std::int64_t> required_integer(const nlohmann::json& object, const std::s
 // not base64, or its text is longer than max_bytes could encode to (callers check the decoded size exactly).
 // Variable-time decoding (core/encoding.h): for public values and ciphertext, never for a secret.
 Result<std::string> decode_base64(const nlohmann::json& value, const std::string& what, std::size_t max_bytes);
+// The same for text already known to be a string.
+Result<std::string> decode_base64_text(std::string_view text, const std::string& what, std::size_t max_bytes);
 
 // The object's array member `key`; kMalformedRequest when missing or not an array.
 Result<const nlohmann::json*> required_array(const nlohmann::json& object, const char* key);
