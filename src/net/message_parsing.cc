@@ -118,6 +118,20 @@ class Scanner {
     return negative ? -value : value;
   }
 
+  // A member the readers do not use, which the tree reader ignores: true, false, null, or a string or integer as
+  // above (Signal's clients add "online" and "urgent" to a send). Anything else stops the scan.
+  bool skip_scalar() {
+    skip_space();
+    for (std::string_view literal : {std::string_view("true"), std::string_view("false"), std::string_view("null")}) {
+      if (std::string_view(p_, static_cast<std::size_t>(end_ - p_)).substr(0, literal.size()) == literal) {
+        p_ += literal.size();
+        return true;
+      }
+    }
+    if (p_ != end_ && *p_ == '"') return string().has_value();
+    return integer().has_value();
+  }
+
   // An object whose members `member(key)` reads one by one (false stops the scan).
   template <typename Member>
   bool object(Member&& member) {
@@ -180,7 +194,7 @@ bool scan_message(Scanner& in, std::vector<ScannedMessage>& out) {
       if (v) m.content = *v;
       return first_time(seen, 8) && v.has_value();
     }
-    return false;
+    return in.skip_scalar();
   });
   if (!read || seen != 15) return false;
   out.push_back(m);
@@ -215,7 +229,8 @@ std::optional<ScannedFrame> scan_frame(std::string_view text, unsigned allowed) 
                    : key == "messages"    ? kMessages
                    : key == "ids"         ? kIds
                                           : 0u;
-    if (!(bit & allowed) || !first_time(f.seen, bit)) return false;
+    if (!(bit & allowed)) return in.skip_scalar();
+    if (!first_time(f.seen, bit)) return false;
     switch (bit) {
       case kType: return string_into(f.type);
       case kRequestId: return string_into(f.request_id);
