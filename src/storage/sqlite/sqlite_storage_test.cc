@@ -867,7 +867,9 @@ TEST_P(StorageTest, NoticesAreListedByCursorAndPruned) {
     auto id = notices().add("uuid-1", "registration_lock_failure", "{\"n\":" + std::to_string(i) + "}",
                             /*now=*/100 * (i + 1));
     ASSERT_TRUE(id.ok()) << id.error().message;
-    if (!ids.empty()) EXPECT_GT(*id, ids.back());
+    if (!ids.empty()) {
+      EXPECT_GT(*id, ids.back());
+    }
     ids.push_back(*id);
   }
   ASSERT_TRUE(notices().add("uuid-2", "other", "{}", 50).ok());
