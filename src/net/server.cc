@@ -22,6 +22,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "core/logging.h"
+#include "net/coalescing_stream.h"
 
 namespace latchkey {
 
@@ -194,7 +195,7 @@ class WsChannel final : public WebSocketChannel, public std::enable_shared_from_
   }
 
   // I/O thread only, from the connection's coroutine.
-  void attach(websocket::stream<Stream&>* ws) {
+  void attach(websocket::stream<CoalescingStream<Stream>>* ws) {
     ws_ = ws;
     pump();
   }
@@ -244,14 +245,26 @@ class WsChannel final : public WebSocketChannel, public std::enable_shared_from_
     asio::co_spawn(executor_, write_loop(this->shared_from_this()), asio::detached);
   }
 
+  // One socket write in flight: the frames queued so far (up to kGatherBytes) are written through Beast into the
+  // held CoalescingStream, then leave together in one socket write, which completes before the next group.
+  static constexpr std::size_t kGatherBytes = 64 * 1024;
+
   static asio::awaitable<void> write_loop(std::shared_ptr<WsChannel> self) {
     beast::error_code ec;
     while (!self->ended_ && self->ws_) {
       if (!self->queue_.empty()) {
-        std::string frame = std::move(self->queue_.front());
-        self->queue_.pop_front();
-        co_await self->ws_->async_write(asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
-        if (ec) break;
+        auto& socket = self->ws_->next_layer();
+        socket.hold();
+        std::size_t gathered = 0;
+        while (!ec && !self->ended_ && !self->queue_.empty() && gathered < kGatherBytes) {
+          std::string frame = std::move(self->queue_.front());
+          self->queue_.pop_front();
+          gathered += frame.size();
+          co_await self->ws_->async_write(asio::buffer(frame), asio::redirect_error(use_awaitable, ec));
+        }
+        beast::error_code flushed;
+        co_await socket.async_flush(asio::redirect_error(use_awaitable, flushed));
+        if (ec || flushed) break;
       } else if (self->close_code_ && !self->close_sent_) {
         self->close_sent_ = true;
         websocket::close_reason reason(static_cast<std::uint16_t>(self->close_code_));
@@ -270,7 +283,7 @@ class WsChannel final : public WebSocketChannel, public std::enable_shared_from_
   asio::thread_pool& workers_;
   const std::size_t max_queued_frames_;
   asio::steady_timer idle_;
-  websocket::stream<Stream&>* ws_ = nullptr;
+  websocket::stream<CoalescingStream<Stream>>* ws_ = nullptr;
   std::deque<std::string> queue_;
   std::vector<std::shared_ptr<asio::steady_timer>> timers_;
   bool writing_ = false;
@@ -389,7 +402,7 @@ struct HttpServer::Impl {
                                       std::shared_ptr<WsChannel<Stream>> channel,
                                       std::shared_ptr<WebSocketSession> session) {
     beast::get_lowest_layer(stream).expires_never();
-    websocket::stream<Stream&> ws(stream);
+    websocket::stream<CoalescingStream<Stream>> ws(stream);
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = config.read_timeout;
     timeouts.idle_timeout = 2 * std::chrono::duration_cast<std::chrono::steady_clock::duration>(config.websocket_ping_interval);
@@ -425,10 +438,12 @@ struct HttpServer::Impl {
         if (buffer.capacity() > 16384) buffer = beast::flat_buffer();
       }
     }
-    if (channel->detach()) {
+    if (channel->detach() || ws.next_layer().writing()) {
       beast::error_code ignored;
       beast::get_lowest_layer(stream).socket().close(ignored);  // fails the write in flight at once
       co_await channel->wait_idle();
+      // A write Beast started itself (ping, pong) may still be in flight; its completion refers to `ws`.
+      co_await ws.next_layer().async_flush(asio::redirect_error(use_awaitable, ignored));
     }
     session->on_closed();
   }

@@ -1,0 +1,182 @@
+// A write-behind layer between a WebSocket stream and its socket, so that frames queued together leave in one
+// system call.
+//
+// Under load the storage writer completes sends in groups: one commit answers several of a sender's sends and
+// queues envelopes for many recipients at once. Beast writes each WebSocket message with its own socket write,
+// and on loopback and real networks alike a write costs the sender a system call and the peer a wake-up.
+// CoalescingStream sits under Beast's websocket::stream (as its next layer):
+//   - every write Beast makes (our messages, and its own ping, pong and close frames) is copied into a pending
+//     buffer and completes at once, so frames keep the order in which Beast produced them;
+//   - one write to the socket is in flight at a time; it carries everything pending when it starts;
+//   - hold() stops writes from starting; async_flush() lifts the hold and completes once nothing is pending or in
+//     flight (or the socket failed). WsChannel (net/server.cc) holds, writes what it has queued (up to a
+//     bound), then flushes and waits: one write in flight, and the memory it gathers is bounded by the bound.
+// Reads pass straight through. A write error is kept: later writes and flushes complete with it at once.
+// Not thread-safe: like the socket, it is used from one thread (the connection's io_context) at a time.
+#pragma once
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/role.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace latchkey {
+
+template <class Next>
+class CoalescingStream {
+ public:
+  using next_layer_type = Next;
+  using executor_type = typename Next::executor_type;
+
+  // After a write, buffers larger than this are given back (an idle socket keeps no write buffer to speak of).
+  static constexpr std::size_t kKeepCapacity = 4096;
+
+  explicit CoalescingStream(Next& next) : next_(&next), state_(std::make_unique<State>()) { state_->next = &next; }
+  CoalescingStream(CoalescingStream&&) = default;
+  CoalescingStream& operator=(CoalescingStream&&) = default;
+
+  Next& next_layer() { return *next_; }
+  const Next& next_layer() const { return *next_; }
+  executor_type get_executor() { return next_->get_executor(); }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    return next_->async_read_some(buffers, std::forward<Token>(token));
+  }
+
+  // Copies `buffers` into the pending buffer and completes (posted, never inline) with their whole size, or
+  // with the error an earlier socket write failed with.
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::beast::error_code, std::size_t)>(
+        [this](auto handler, const ConstBuffers& b) {
+          boost::beast::error_code ec = state_->error;
+          std::size_t n = 0;
+          if (!ec) {
+            n = boost::asio::buffer_size(b);
+            std::string& pending = state_->pending;
+            std::size_t old = pending.size();
+            pending.resize(old + n);
+            boost::asio::buffer_copy(boost::asio::buffer(pending.data() + old, n), b);
+            if (!state_->held) start_write(*state_);
+          }
+          auto ex = boost::asio::get_associated_executor(handler, get_executor());
+          boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler), ec, n));
+        },
+        token, buffers);
+  }
+
+  // Writes wait for async_flush() (Beast's own frames too, for as long as the hold lasts: keep it short).
+  void hold() { state_->held = true; }
+
+  // Lifts the hold and completes with the socket's error state once everything written so far has left (or a
+  // write failed). Completion is posted, never inline.
+  template <class Token>
+  auto async_flush(Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::beast::error_code)>(
+        [this](auto handler) {
+          state_->held = false;
+          start_write(*state_);
+          if (!state_->writing) {
+            auto ex = boost::asio::get_associated_executor(handler, get_executor());
+            boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler), state_->error));
+            return;
+          }
+          state_->waiters.push_back(std::make_unique<Waiter<decltype(handler)>>(std::move(handler), get_executor()));
+        },
+        token);
+  }
+
+  // True while a socket write is in flight (its completion refers to this object: wait for async_flush() after
+  // closing the socket before destroying it).
+  bool writing() const { return state_->writing; }
+  std::size_t pending_bytes() const { return state_->pending.size(); }
+  std::size_t socket_writes() const { return state_->socket_writes; }
+
+ private:
+  struct WaiterBase {
+    virtual ~WaiterBase() = default;
+    virtual void complete(boost::beast::error_code ec) = 0;
+  };
+  template <class Handler>
+  struct Waiter final : WaiterBase {
+    Waiter(Handler h, executor_type fallback) : handler(std::move(h)), fallback(std::move(fallback)) {}
+    void complete(boost::beast::error_code ec) override {
+      auto ex = boost::asio::get_associated_executor(handler, fallback);
+      boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler), ec));
+    }
+    Handler handler;
+    executor_type fallback;
+  };
+
+  // Everything lives here, so that the stream stays movable while a socket write's completion refers to it.
+  struct State {
+    Next* next = nullptr;
+    std::string pending;   // written by Beast, not yet handed to the socket
+    std::string in_flight;  // handed to the socket
+    std::vector<std::unique_ptr<WaiterBase>> waiters;
+    boost::beast::error_code error;
+    std::size_t socket_writes = 0;
+    bool held = false;
+    bool writing = false;
+  };
+
+  static void start_write(State& s) {
+    if (s.writing || s.pending.empty() || s.error) return;
+    s.writing = true;
+    s.in_flight.swap(s.pending);
+    ++s.socket_writes;
+    boost::asio::async_write(*s.next, boost::asio::buffer(s.in_flight),
+                             [state = &s](boost::beast::error_code ec, std::size_t) { on_written(*state, ec); });
+  }
+
+  static void on_written(State& s, boost::beast::error_code ec) {
+    s.writing = false;
+    s.in_flight.clear();
+    if (s.in_flight.capacity() > kKeepCapacity) std::string().swap(s.in_flight);
+    if (ec) {
+      s.error = ec;
+      std::string().swap(s.pending);
+    } else if (!s.held && !s.pending.empty()) {
+      start_write(s);
+      return;
+    }
+    if (s.pending.empty() && s.pending.capacity() > kKeepCapacity) std::string().swap(s.pending);
+    auto waiters = std::move(s.waiters);
+    s.waiters.clear();
+    for (auto& w : waiters) w->complete(s.error);
+  }
+
+  Next* next_;
+  std::unique_ptr<State> state_;
+};
+
+// Beast's close handshake ends with a teardown of the next layer: first let what is pending (the close frame)
+// leave, then tear the socket down as Beast would without this layer.
+template <class Next>
+void teardown(boost::beast::role_type role, CoalescingStream<Next>& stream, boost::beast::error_code& ec) {
+  using boost::beast::websocket::teardown;
+  teardown(role, stream.next_layer(), ec);
+}
+
+template <class Next, class Handler>
+void async_teardown(boost::beast::role_type role, CoalescingStream<Next>& stream, Handler&& handler) {
+  auto ex = boost::asio::get_associated_executor(handler, stream.get_executor());
+  stream.async_flush(boost::asio::bind_executor(
+      ex, [role, &stream, h = std::forward<Handler>(handler)](boost::beast::error_code) mutable {
+        using boost::beast::websocket::async_teardown;
+        async_teardown(role, stream.next_layer(), std::move(h));
+      }));
+}
+
+}  // namespace latchkey
