@@ -77,6 +77,7 @@
 #include "core/encoding.h"
 #include "crypto/proof_of_work.h"
 #include "crypto/random.h"
+#include "net/coalescing_stream.h"
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -1135,13 +1136,16 @@ class HttpSender {
 enum class WsState { kIdle, kConnecting, kOpen, kReady, kClosed, kFailed };
 
 class WsConn {
+  static constexpr std::size_t kGatherBytes = 64 * 1024;
+
  public:
   WsConn(net::io_context& ctx, Shared& shared, const Account& account, const Device& device)
       : ctx_(ctx),
         shared_(shared),
         account_(account),
         device_(device),
-        ws_(ctx.get_executor()),
+        tcp_(ctx.get_executor()),
+        ws_(tcp_),
         ack_timer_(ctx),
         window_timer_(ctx) {}
 
@@ -1349,22 +1353,39 @@ class WsConn {
     return f;
   }
 
+  // The next frame to write, or an empty string.
+  std::string next_frame() {
+    if (ack_now_ && !pending_acks_.empty()) {
+      std::string frame = take_ack_frame();
+      if (pending_acks_.empty()) ack_now_ = false;
+      return frame;
+    }
+    if (!out_.empty()) {
+      std::string frame = std::move(out_.front());
+      out_.pop_front();
+      return frame;
+    }
+    if (close_requested_ && !pending_acks_.empty()) return take_ack_frame();  // acknowledge everything before closing
+    return {};
+  }
+
+  // As the server does (net/server.cc, WsChannel): the frames due now leave in one socket write.
   net::awaitable<void> writer() {
     beast::error_code ec;
     for (;;) {
-      std::string frame;
-      if (ack_now_ && !pending_acks_.empty()) {
-        frame = take_ack_frame();
-        if (pending_acks_.empty()) ack_now_ = false;
-      } else if (!out_.empty()) {
-        frame = std::move(out_.front());
-        out_.pop_front();
-      } else if (close_requested_ && !pending_acks_.empty()) {
-        frame = take_ack_frame();  // acknowledge everything before closing
-      } else {
-        break;
+      std::string frame = next_frame();
+      if (frame.empty()) break;
+      auto& layer = ws_.next_layer();
+      layer.hold();
+      std::size_t gathered = 0;
+      while (!frame.empty() && !ec) {
+        gathered += frame.size();
+        co_await ws_.async_write(net::buffer(frame), net::redirect_error(net::use_awaitable, ec));
+        frame = !ec && gathered < kGatherBytes ? next_frame() : std::string();
       }
-      co_await ws_.async_write(net::buffer(frame), net::redirect_error(net::use_awaitable, ec));
+      beast::error_code flushed;
+      co_await layer.async_flush(net::redirect_error(net::use_awaitable, flushed));
+      if (!ec) ec = flushed;
       if (ec) break;
     }
     if (!ec && close_requested_ && !close_sent_) {
@@ -1449,7 +1470,8 @@ class WsConn {
   Shared& shared_;
   const Account& account_;
   const Device& device_;
-  websocket::stream<TcpStream> ws_;
+  TcpStream tcp_;
+  websocket::stream<latchkey::CoalescingStream<TcpStream>> ws_;
   net::steady_timer ack_timer_;
   net::steady_timer window_timer_;
   std::atomic<WsState> state_{WsState::kIdle};

@@ -462,8 +462,23 @@ std::string SqliteStatement::column_blob(int column) const {
 
 // ---- SqliteConnection ----
 
+namespace {
+
+// SQLite's memory statistics (sqlite3_status) take a process-wide mutex on every allocation it makes; nothing here
+// reads them. Must run before the library initialises (the first open); later it is refused, harmlessly.
+void configure_library_once() {
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::string& path, bool read_only,
                                                                  int busy_timeout_ms) {
+  configure_library_once();
   sqlite3* db = nullptr;
   const int flags =
       (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX;
