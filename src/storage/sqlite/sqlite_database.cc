@@ -601,6 +601,11 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig
   std::unique_ptr<SqliteConnection> checkpoint_connection = std::move(checkpointing).value();
   set = checkpoint_connection->execute(synchronous, "setting synchronous for checkpoints");
   if (!set.ok()) return fail(set.take_error());
+  if (config.sqlite_synchronous == "full") {
+    // Commits leave the syncing to the sync thread (see the class comment); migrations above were synced.
+    set = connection->execute("PRAGMA synchronous = OFF", "handing commit syncs to the sync thread");
+    if (!set.ok()) return fail(set.take_error());
+  }
   return std::unique_ptr<SqliteDatabase>(
       new SqliteDatabase(config, std::move(connection), std::move(checkpoint_connection), *version));
 }
@@ -614,6 +619,7 @@ SqliteDatabase::SqliteDatabase(const StorageConfig& config, std::unique_ptr<Sqli
       read_cache_kib_(config.read_cache_kib),
       schema_version_(schema_version),
       writer_connection_(std::move(writer_connection)),
+      sync_thread_(config.sqlite_synchronous == "full"),
       checkpoint_pages_(config.checkpoint_pages),
       checkpoint_connection_(std::move(checkpoint_connection)) {
   sqlite3_wal_hook(writer_connection_->handle(), &SqliteDatabase::on_wal_commit, this);
@@ -621,6 +627,12 @@ SqliteDatabase::SqliteDatabase(const StorageConfig& config, std::unique_ptr<Sqli
     pthread_setname_np(pthread_self(), "lk-sql-ckpt");
     run_checkpointer();
   });
+  if (sync_thread_) {
+    syncer_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "lk-sql-sync");
+      run_syncer();
+    });
+  }
   writer_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "lk-sql-writer");  // shown by top -H and the benchmark
     run_writer();
@@ -725,9 +737,91 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
       }
     }
   }
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    batch[i].done(batch_error ? Status(*batch_error) : std::move(results[i]));
+  if (!sync_thread_) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      batch[i].done(batch_error ? Status(*batch_error) : std::move(results[i]));
+    }
+  } else {
+    CommittedBatch committed;
+    committed.committed = !batch_error;
+    committed.done.reserve(batch.size());
+    committed.results.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      committed.done.push_back(std::move(batch[i].done));
+      committed.results.push_back(batch_error ? Status(*batch_error) : std::move(results[i]));
+    }
+    {
+      std::lock_guard lock(sync_mutex_);
+      sync_queue_.push_back(std::move(committed));
+    }
+    sync_changed_.notify_one();
   }
+  if (writer_checkpoint_due_) {
+    writer_checkpoint_due_ = false;
+    checkpoint_in_writer();
+  }
+}
+
+void SqliteDatabase::run_syncer() {
+  for (;;) {
+    std::deque<CommittedBatch> taken;
+    {
+      std::unique_lock lock(sync_mutex_);
+      sync_changed_.wait(lock, [this] { return !sync_queue_.empty() || sync_closed_; });
+      if (sync_queue_.empty()) return;  // closed and drained
+      taken.swap(sync_queue_);
+    }
+    // One fdatasync covers every batch committed before it started.
+    bool any_committed = false;
+    for (const CommittedBatch& b : taken) any_committed = any_committed || b.committed;
+    Status synced;
+    if (any_committed) synced = sync_wal();
+    if (!synced.ok()) log::error("sqlite_wal_sync_failed", {{"error", synced.error().message}});
+    for (CommittedBatch& b : taken) {
+      for (std::size_t i = 0; i < b.done.size(); ++i) {
+        b.done[i](b.committed && !synced.ok() ? synced : std::move(b.results[i]));
+      }
+    }
+  }
+}
+
+Status SqliteDatabase::sync_wal() {
+  // Any descriptor of the file will do: fdatasync writes back the file's pages, whoever wrote them.
+  const std::string wal = path_ + "-wal";
+  int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(ErrorCode::kInternal, "opening the write-ahead log to sync it: " + std::string(std::strerror(errno)));
+  const int rc = ::fdatasync(fd);
+  const int error = errno;
+  ::close(fd);
+  if (rc != 0) return make_error(ErrorCode::kInternal, "syncing the write-ahead log: " + std::string(std::strerror(error)));
+  if (!directory_synced_) {
+    // The log was created by this process's first connection: its directory entry must be durable too.
+    std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+    int dir = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0 || ::fsync(dir) != 0) {
+      const int dir_error = errno;
+      if (dir >= 0) ::close(dir);
+      return make_error(ErrorCode::kInternal, "syncing the database's directory: " + std::string(std::strerror(dir_error)));
+    }
+    ::close(dir);
+    directory_synced_ = true;
+  }
+  std::lock_guard lock(queue_mutex_);
+  ++stats_.wal_syncs;
+  return {};
+}
+
+// The writer copies what is left of the log (see on_wal_commit) with synchronous=FULL, whatever its commits use:
+// the log is synced before its pages are copied and the database file after, before the log may start over.
+void SqliteDatabase::checkpoint_in_writer() {
+  SqliteConnection& connection = *writer_connection_;
+  if (sync_thread_ && !connection.execute("PRAGMA synchronous = FULL", "syncing checkpoints").ok()) return;
+  int log_pages = 0;
+  (void)sqlite3_wal_checkpoint_v2(connection.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_pages, nullptr);
+  if (sync_thread_) (void)connection.execute("PRAGMA synchronous = OFF", "handing commit syncs to the sync thread");
+  std::lock_guard lock(checkpoint_mutex_);
+  ++checkpoints_;
+  wal_pages_ = checkpointed_at_ = log_pages;
 }
 
 // The log's frame count keeps growing until the log starts over, and a busy writer lets it start over only every
@@ -740,14 +834,14 @@ bool SqliteDatabase::checkpoint_due() const {
 
 int SqliteDatabase::on_wal_commit(void* self, sqlite3* db, const char* name, int pages) {
   auto* database = static_cast<SqliteDatabase*>(self);
+  (void)db;
+  (void)name;
   if (pages >= 4 * database->checkpoint_pages_) {
     // The log only starts over when a batch begins with everything in it copied, which never happens while the
-    // checkpoint thread chases a busy writer. So the writer finishes the copy itself here, between two batches
-    // (the checkpoint thread has done most of it already), and its next batch starts the log from the beginning.
-    (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    std::lock_guard lock(database->checkpoint_mutex_);
-    ++database->checkpoints_;
-    database->wal_pages_ = database->checkpointed_at_ = pages;
+    // checkpoint thread chases a busy writer. So the writer finishes the copy itself right after this commit
+    // (checkpoint_in_writer; the checkpoint thread has done most of it already), and its next batch starts the
+    // log from the beginning.
+    database->writer_checkpoint_due_ = true;
     return SQLITE_OK;
   }
   bool wanted = false;
@@ -862,12 +956,21 @@ void SqliteDatabase::close() {
   queue_changed_.notify_all();
   if (writer_.joinable()) writer_.join();
   {
+    std::lock_guard lock(sync_mutex_);
+    sync_closed_ = true;
+  }
+  sync_changed_.notify_all();
+  if (syncer_.joinable()) syncer_.join();  // answers every committed batch first
+  {
     std::lock_guard lock(checkpoint_mutex_);
     checkpoint_closed_ = true;
   }
   checkpoint_wanted_.notify_all();
   if (checkpointer_.joinable()) checkpointer_.join();
-  writer_connection_.reset();  // the last connection to close checkpoints what is left and removes the log
+  // The last connection to close checkpoints what is left and removes the log: with synchronous=FULL, so that
+  // the database file is synced before the log goes.
+  if (sync_thread_ && writer_connection_) (void)writer_connection_->execute("PRAGMA synchronous = FULL", "closing");
+  writer_connection_.reset();
 
   std::vector<std::unique_ptr<SqliteConnection>> idle;
   {

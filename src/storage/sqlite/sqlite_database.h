@@ -117,6 +117,7 @@ struct SqliteWriterStats {
   std::uint64_t batches_committed = 0;  // transactions committed (one fsync each with synchronous=full)
   std::uint64_t writes_committed = 0;   // closures that succeeded and were committed
   std::uint64_t writes_failed = 0;      // closures answered with an error (their own or their batch's)
+  std::uint64_t wal_syncs = 0;          // fdatasync calls of the sync thread (synchronous=full; one per group)
 };
 
 // An open database file.
@@ -126,6 +127,14 @@ struct SqliteWriterStats {
 // in one BEGIN IMMEDIATE transaction, each in its own SAVEPOINT (a closure that answers an error is rolled
 // back alone and its caller gets that error), then COMMITs once. An ok answer from write() therefore means
 // durable (with synchronous=full, even across power loss; with normal, across a killed process).
+//
+// Durability with synchronous=full: the writer's COMMIT does not wait for the disk (its connection runs with
+// synchronous=OFF); a sync thread fdatasyncs the WAL file after each commit, covering every batch committed
+// before the call, and only then answers the batches' callers, in commit order. So the writer runs the next
+// batch while the disk syncs the previous ones, and one sync may cover several commits. Checkpoints (the thread's
+// connection, and the writer's own past 4 x checkpoint_pages) run with synchronous=FULL: the WAL is synced before
+// its pages are copied and the database file after, before the WAL may start over. Readers may see a batch that
+// is committed and not yet synced: its writers have not been answered yet.
 //
 // Checkpoints: SQLite's automatic checkpoint is off. When a commit leaves at least checkpoint_pages in the WAL, a
 // checkpoint thread with its own connection runs a PASSIVE checkpoint, concurrently with the writer. The WAL
@@ -160,9 +169,9 @@ class SqliteDatabase {
   // (nothing in it was applied); kUnavailable after close() or when the file is locked by another process.
   Status write(WriteFunction function);
 
-  // As write(), without blocking: `done` is called once with the same answer, on the writer thread right after
-  // the batch commits (or at once, on the calling thread, after close()). `done` must be quick and must not
-  // call write() or read(); hand longer work to another thread.
+  // As write(), without blocking: `done` is called once with the same answer, once the batch is durable: on the
+  // sync thread (synchronous=full) or the writer thread (normal), in commit order; or at once, on the calling
+  // thread, after close(). `done` must be quick and must not call write() or read(); hand longer work on.
   void write_async(WriteFunction function, std::function<void(Status)> done);
 
   // As write(), for a closure that answers a value.
@@ -202,8 +211,18 @@ class SqliteDatabase {
   SqliteDatabase(const StorageConfig& config, std::unique_ptr<SqliteConnection> writer_connection,
                  std::unique_ptr<SqliteConnection> checkpoint_connection, int schema_version);
 
+  // A committed (or failed) batch waiting for the sync thread: its callbacks and their answers.
+  struct CommittedBatch {
+    std::vector<std::function<void(Status)>> done;
+    std::vector<Status> results;
+    bool committed = false;  // false: nothing was written, no sync needed
+  };
+
   void run_writer();
   void commit_batch(std::vector<PendingWrite>& batch);
+  void run_syncer();
+  Status sync_wal();  // fdatasync of the WAL file (and, the first time, of its directory)
+  void checkpoint_in_writer();
   void run_checkpointer();
   bool checkpoint_due() const;  // with checkpoint_mutex_ held
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
@@ -221,6 +240,16 @@ class SqliteDatabase {
   // Owned by the writer thread once it runs (and by close() after joining it).
   std::unique_ptr<SqliteConnection> writer_connection_;
   std::thread writer_;
+  bool writer_checkpoint_due_ = false;  // set by on_wal_commit during a COMMIT; writer thread only
+
+  // The sync thread (synchronous=full only).
+  const bool sync_thread_;
+  std::thread syncer_;
+  std::mutex sync_mutex_;
+  std::condition_variable sync_changed_;
+  std::deque<CommittedBatch> sync_queue_;  // guarded by sync_mutex_
+  bool sync_closed_ = false;               // guarded by sync_mutex_
+  bool directory_synced_ = false;          // sync thread only
 
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_changed_;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <mutex>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -1027,7 +1029,71 @@ TEST_F(SqliteDatabaseTest, UsesWalAndForeignKeys) {
   ASSERT_TRUE(status.ok()) << status.error().message;
   EXPECT_EQ(journal_mode, "wal");
   EXPECT_EQ(foreign_keys, 1);
-  EXPECT_EQ(synchronous, 2);  // FULL
+  EXPECT_EQ(synchronous, 0);  // OFF: with synchronous=full the sync thread syncs each commit (next test)
+}
+
+// The name of the calling thread (the writer and the sync thread name themselves).
+std::string thread_name() {
+  char name[16] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  return name;
+}
+
+TEST_F(SqliteDatabaseTest, AnswersWritesOnlyAfterTheSyncThreadSyncedTheLogAndInCommitOrder) {
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  SqliteDatabase& database = storage->database();
+  ASSERT_TRUE(database.write([](SqliteConnection& c) { return c.execute("CREATE TABLE t (x INTEGER)", "create"); }).ok());
+  const std::uint64_t syncs_before = database.stats().wal_syncs;
+  EXPECT_GE(syncs_before, 1u);
+
+  constexpr int kWrites = 200;
+  std::mutex mutex;
+  std::vector<int> answered;                   // guarded by mutex
+  std::vector<std::uint64_t> syncs_seen;       // guarded by mutex
+  std::vector<std::string> threads;            // guarded by mutex
+  std::promise<void> all_answered;
+  for (int i = 0; i < kWrites; ++i) {
+    database.write_async(
+        [i](SqliteConnection& c) -> Status {
+          auto insert = c.prepare("INSERT INTO t (x) VALUES (?1)");
+          if (!insert.ok()) return insert.take_error();
+          insert->bind_int64(1, i);
+          auto ran = insert->run("insert");
+          if (!ran.ok()) return ran.take_error();
+          return {};
+        },
+        [&, i](Status status) {
+          EXPECT_TRUE(status.ok());
+          std::lock_guard lock(mutex);
+          answered.push_back(i);
+          syncs_seen.push_back(database.stats().wal_syncs);
+          threads.push_back(thread_name());
+          if (answered.size() == kWrites) all_answered.set_value();
+        });
+  }
+  ASSERT_EQ(all_answered.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  std::lock_guard lock(mutex);
+  for (int i = 0; i < kWrites; ++i) {
+    EXPECT_EQ(answered[i], i);  // commit order
+    EXPECT_GT(syncs_seen[i], syncs_before) << "write " << i << " was answered before any sync after it";
+    EXPECT_EQ(threads[i], "lk-sql-sync");
+  }
+  EXPECT_EQ(raw_query("SELECT count(*) FROM t"), kWrites);
+}
+
+TEST_F(SqliteDatabaseTest, NormalSynchronousAnswersOnTheWriterWithoutTheSyncThread) {
+  config_.sqlite_synchronous = "normal";
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  std::promise<std::string> thread;
+  storage->database().write_async([](SqliteConnection& c) { return c.execute("CREATE TABLE t (x INTEGER)", "create"); },
+                                  [&](Status status) {
+                                    EXPECT_TRUE(status.ok());
+                                    thread.set_value(thread_name());
+                                  });
+  EXPECT_EQ(thread.get_future().get(), "lk-sql-writer");
+  EXPECT_EQ(storage->database().stats().wal_syncs, 0u);
 }
 
 TEST_F(SqliteDatabaseTest, MigrationsAreAppliedOnceAndReopeningIsIdempotent) {
