@@ -71,10 +71,11 @@ std::optional<std::string> decode_unpadded(std::string_view text, const DecodeTa
 
 }  // namespace
 
-std::string base64_encode_public(std::string_view bytes) {
-  std::string out((bytes.size() + 2) / 3 * 4, '=');
+void base64_append_public(std::string& out, std::string_view bytes) {
+  const std::size_t start = out.size();
+  out.resize(start + (bytes.size() + 2) / 3 * 4, '=');
   const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
-  char* o = out.data();
+  char* o = out.data() + start;
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
     const std::uint32_t n = (std::uint32_t(in[i]) << 16) | (std::uint32_t(in[i + 1]) << 8) | in[i + 2];
@@ -89,6 +90,11 @@ std::string base64_encode_public(std::string_view bytes) {
     *o++ = kStandard[(n >> 12) & 63];
     if (i + 1 < bytes.size()) *o = kStandard[(n >> 6) & 63];
   }
+}
+
+std::string base64_encode_public(std::string_view bytes) {
+  std::string out;
+  base64_append_public(out, bytes);
   return out;
 }
 

@@ -18,6 +18,7 @@ std::optional<std::string> base64url_decode(std::string_view text);  // URL-safe
 // padding, or non-zero unused bits is refused. base64_decode_public_any accepts either alphabet: standard
 // (padding required) or URL-safe (padding optional), as clients send both.
 std::string base64_encode_public(std::string_view bytes);
+void base64_append_public(std::string& out, std::string_view bytes);  // appends what base64_encode_public answers
 std::optional<std::string> base64_decode_public_any(std::string_view text);
 std::string hex_encode(std::string_view bytes);                      // lowercase
 std::optional<std::string> hex_decode(std::string_view text);        // either case, even length

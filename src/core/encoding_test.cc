@@ -33,6 +33,9 @@ TEST(EncodingTest, PublicBase64AgreesWithLibsodium) {
       randombytes_buf(bytes.data(), bytes.size());
       const std::string standard = base64_encode(bytes);
       ASSERT_EQ(base64_encode_public(bytes), standard) << length;
+      std::string appended = "prefix:";
+      base64_append_public(appended, bytes);
+      ASSERT_EQ(appended, "prefix:" + standard) << length;
       ASSERT_EQ(base64_decode_public_any(standard), bytes) << standard;
       const std::string url = base64url_encode(bytes);
       ASSERT_EQ(base64_decode_public_any(url), bytes) << url;

@@ -2,6 +2,8 @@
 // drains a device's queue and pushes new envelopes (docs/api.md, "The message socket").
 #include <fmt/format.h>
 
+#include <iterator>
+
 #include "core/encoding.h"
 #include "core/logging.h"
 #include "net/api_routes.h"
@@ -18,11 +20,18 @@ std::pair<int, nlohmann::json> error_answer(const Error& error) {
   return {r.status, nlohmann::json::parse(r.body, nullptr, false)};
 }
 
-// The envelope frame, formatted directly: every field is a number or a known-safe string (uuid, base64).
+// The envelope frame, formatted directly: every field is a number or a known-safe string (uuid, base64). Built in
+// one allocation (the content's base64 is written in place).
 std::string envelope_frame(const Envelope& e) {
-  return fmt::format(
-      R"({{"type":"envelope","id":{},"source":"{}","sourceDevice":{},"envelopeType":{},"timestamp":{},"serverTimestamp":{},"content":"{}"}})",
-      e.id, e.source_uuid, e.source_device, e.type, e.timestamp, e.server_timestamp, base64_encode_public(e.content));
+  std::string frame;
+  frame.reserve(192 + e.source_uuid.size() + (e.content.size() + 2) / 3 * 4);
+  fmt::format_to(
+      std::back_inserter(frame),
+      R"({{"type":"envelope","id":{},"source":"{}","sourceDevice":{},"envelopeType":{},"timestamp":{},"serverTimestamp":{},"content":")",
+      e.id, e.source_uuid, e.source_device, e.type, e.timestamp, e.server_timestamp);
+  base64_append_public(frame, e.content);
+  frame += "\"}";
+  return frame;
 }
 
 std::string error_frame(const std::string& message) {
