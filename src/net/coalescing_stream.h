@@ -40,18 +40,23 @@ class CoalescingStream {
 
   // After a write, buffers larger than this are given back (an idle socket keeps no write buffer to speak of).
   static constexpr std::size_t kKeepCapacity = 4096;
+  // With nothing pending after a write, a buffer this small (a queue_empty marker, a pong) is given back too.
+  static constexpr std::size_t kDropWhenIdle = 256;
 
-  explicit CoalescingStream(Next& next) : next_(&next), state_(std::make_unique<State>()) { state_->next = &next; }
-  CoalescingStream(CoalescingStream&&) = default;
-  CoalescingStream& operator=(CoalescingStream&&) = default;
+  // Built in place (websocket::stream constructs its next layer from the arguments it is given) and never moved:
+  // a socket write's completion refers to it. Memory: about 100 bytes plus the buffers, which an idle socket
+  // gives back.
+  explicit CoalescingStream(Next& next) { state_.next = &next; }
+  CoalescingStream(const CoalescingStream&) = delete;
+  CoalescingStream& operator=(const CoalescingStream&) = delete;
 
-  Next& next_layer() { return *next_; }
-  const Next& next_layer() const { return *next_; }
-  executor_type get_executor() { return next_->get_executor(); }
+  Next& next_layer() { return *state_.next; }
+  const Next& next_layer() const { return *state_.next; }
+  executor_type get_executor() { return state_.next->get_executor(); }
 
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    return next_->async_read_some(buffers, std::forward<Token>(token));
+    return state_.next->async_read_some(buffers, std::forward<Token>(token));
   }
 
   // Copies `buffers` into the pending buffer and completes (posted, never inline) with their whole size, or
@@ -60,15 +65,15 @@ class CoalescingStream {
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::beast::error_code, std::size_t)>(
         [this](auto handler, const ConstBuffers& b) {
-          boost::beast::error_code ec = state_->error;
+          boost::beast::error_code ec = state_.error;
           std::size_t n = 0;
           if (!ec) {
             n = boost::asio::buffer_size(b);
-            std::string& pending = state_->pending;
+            std::string& pending = state_.pending;
             std::size_t old = pending.size();
             pending.resize(old + n);
             boost::asio::buffer_copy(boost::asio::buffer(pending.data() + old, n), b);
-            if (!state_->held) start_write(*state_);
+            if (!state_.held) start_write(state_);
           }
           auto ex = boost::asio::get_associated_executor(handler, get_executor());
           boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler), ec, n));
@@ -77,7 +82,7 @@ class CoalescingStream {
   }
 
   // Writes wait for async_flush() (Beast's own frames too, for as long as the hold lasts: keep it short).
-  void hold() { state_->held = true; }
+  void hold() { state_.held = true; }
 
   // Lifts the hold and completes with the socket's error state once everything written so far has left (or a
   // write failed). Completion is posted, never inline.
@@ -85,23 +90,23 @@ class CoalescingStream {
   auto async_flush(Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::beast::error_code)>(
         [this](auto handler) {
-          state_->held = false;
-          start_write(*state_);
-          if (!state_->writing) {
+          state_.held = false;
+          start_write(state_);
+          if (!state_.writing) {
             auto ex = boost::asio::get_associated_executor(handler, get_executor());
-            boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler), state_->error));
+            boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler), state_.error));
             return;
           }
-          state_->waiters.push_back(std::make_unique<Waiter<decltype(handler)>>(std::move(handler), get_executor()));
+          state_.waiters.push_back(std::make_unique<Waiter<decltype(handler)>>(std::move(handler), get_executor()));
         },
         token);
   }
 
   // True while a socket write is in flight (its completion refers to this object: wait for async_flush() after
   // closing the socket before destroying it).
-  bool writing() const { return state_->writing; }
-  std::size_t pending_bytes() const { return state_->pending.size(); }
-  std::size_t socket_writes() const { return state_->socket_writes; }
+  bool writing() const { return state_.writing; }
+  std::size_t pending_bytes() const { return state_.pending.size(); }
+  std::size_t socket_writes() const { return state_.socket_writes; }
 
  private:
   struct WaiterBase {
@@ -119,7 +124,6 @@ class CoalescingStream {
     executor_type fallback;
   };
 
-  // Everything lives here, so that the stream stays movable while a socket write's completion refers to it.
   struct State {
     Next* next = nullptr;
     std::string pending;   // written by Beast, not yet handed to the socket
@@ -151,14 +155,16 @@ class CoalescingStream {
       start_write(s);
       return;
     }
-    if (s.pending.empty() && s.pending.capacity() > kKeepCapacity) std::string().swap(s.pending);
+    if (s.pending.empty()) {
+      if (s.pending.capacity() > kKeepCapacity) std::string().swap(s.pending);
+      if (s.in_flight.capacity() <= kDropWhenIdle) std::string().swap(s.in_flight);  // an idle socket's last frame
+    }
     auto waiters = std::move(s.waiters);
     s.waiters.clear();
     for (auto& w : waiters) w->complete(s.error);
   }
 
-  Next* next_;
-  std::unique_ptr<State> state_;
+  State state_;
 };
 
 // Beast's close handshake ends with a teardown of the next layer: first let what is pending (the close frame)
