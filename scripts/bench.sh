@@ -22,10 +22,11 @@
 # $BUILD_DIR/latchkeyd).
 # BENCH_ONLY (all: both parts; registration: steps 1-6; relay: steps 1 and 7, no micro-benchmarks).
 # Relay part: BENCH_RELAY_DURATION (10s), BENCH_RELAY_WARMUP (2s), BENCH_RELAY_RECIPIENTS (64),
-# BENCH_RELAY_DEVICES (1: devices per recipient), BENCH_RELAY_SENDERS (48), BENCH_RELAY_WS_WINDOW (4),
+# BENCH_RELAY_DEVICES (1: devices per recipient), BENCH_RELAY_SENDERS (48), BENCH_RELAY_WS_WINDOW (32: send frames in flight per sender socket),
 # BENCH_RELAY_CONNECTIONS (10000 idle sockets), BENCH_RELAY_IDLE_DEVICES (6), BENCH_RELAY_LOADGEN_THREADS (1),
 # BENCH_RELAY_STEADY_RATE (1000 sends/s), BENCH_RELAY_SCENARIOS (idle,online-http,online-ws,paced,offline),
-# BENCH_RELAY_STORAGE_EXTRA (lines added to the relay server's [storage] table, e.g. 'checkpoint_pages = 4000').
+# BENCH_RELAY_STORAGE_EXTRA (lines added to the relay server's [storage] table, e.g. 'checkpoint_pages = 4000'),
+# BENCH_RELAY_SERVER_EXTRA (lines added to its [server] table, e.g. 'io_threads = 1').
 # Exit status: 0 when every run completed without errors and the server exited 0 on SIGTERM, else 1.
 set -euo pipefail
 
@@ -602,7 +603,7 @@ R_WARMUP="${BENCH_RELAY_WARMUP:-2s}"
 R_RECIPIENTS="${BENCH_RELAY_RECIPIENTS:-64}"
 R_DEVICES="${BENCH_RELAY_DEVICES:-1}"
 R_SENDERS="${BENCH_RELAY_SENDERS:-48}"
-R_WS_WINDOW="${BENCH_RELAY_WS_WINDOW:-4}"
+R_WS_WINDOW="${BENCH_RELAY_WS_WINDOW:-32}"
 R_CONNECTIONS="${BENCH_RELAY_CONNECTIONS:-10000}"
 R_IDLE_DEVICES="${BENCH_RELAY_IDLE_DEVICES:-6}"
 R_THREADS="${BENCH_RELAY_LOADGEN_THREADS:-1}"
@@ -622,6 +623,7 @@ listen = "127.0.0.1:$PORT"
 data_dir = "$DATA"
 # The idle run holds $R_CONNECTIONS sockets; senders and set-up connections come on top.
 max_connections = $((R_CONNECTIONS + 2000))
+${BENCH_RELAY_SERVER_EXTRA:-}
 
 [storage]
 backend = "sqlite"

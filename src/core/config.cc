@@ -187,7 +187,7 @@ void read_server(Reader& r, const toml::table& t, ServerConfig& c) {
 void read_storage(Reader& r, const toml::table& t, StorageConfig& c) {
   const std::string p = "storage";
   r.check_keys(t, p, {"backend", "sqlite_path", "sqlite_synchronous", "sqlite_busy_timeout_ms", "write_batch_max",
-                      "read_connections", "checkpoint_pages", "read_cache_kib"});
+                      "read_connections", "checkpoint_pages", "read_cache_kib", "write_cache_kib"});
   r.read(t, p, "backend", c.backend);
   r.read(t, p, "sqlite_path", c.sqlite_path);
   r.read(t, p, "sqlite_synchronous", c.sqlite_synchronous);
@@ -196,6 +196,7 @@ void read_storage(Reader& r, const toml::table& t, StorageConfig& c) {
   r.read(t, p, "read_connections", c.read_connections, 1, 1024);
   r.read(t, p, "checkpoint_pages", c.checkpoint_pages, 16, 10'000'000);
   r.read(t, p, "read_cache_kib", c.read_cache_kib, 16, 16 << 20);
+  r.read(t, p, "write_cache_kib", c.write_cache_kib, 16, 16 << 20);
 }
 
 void read_verification(Reader& r, const toml::table& t, VerificationConfig& c) {

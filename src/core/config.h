@@ -45,6 +45,7 @@ struct StorageConfig {
   int read_connections = 16;                      // read-only connections kept open at most
   int checkpoint_pages = 1000;                    // WAL pages that start a background checkpoint
   int read_cache_kib = 256;                       // page cache of each read-only connection
+  int write_cache_kib = 65536;                    // page cache of the writer's connection
 };
 
 struct VerificationConfig {

@@ -586,6 +586,8 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig
   if (!set.ok()) return fail(set.take_error());
   set = connection->execute("PRAGMA foreign_keys = ON", "enabling foreign keys");
   if (!set.ok()) return fail(set.take_error());
+  set = connection->execute("PRAGMA cache_size = -" + std::to_string(config.write_cache_kib), "sizing the writer's cache");
+  if (!set.ok()) return fail(set.take_error());
 
   Result<int> version = migrate(*connection, path);
   if (!version.ok()) {
