@@ -752,11 +752,20 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
       committed.done.push_back(std::move(batch[i].done));
       committed.results.push_back(batch_error ? Status(*batch_error) : std::move(results[i]));
     }
+    // With no write waiting and nothing being synced, the writer syncs this batch itself: a hand-off would only
+    // add a thread wake-up to the answer's latency, and there is nothing to overlap the sync with. Answers stay
+    // in commit order: the sync thread has nothing older, and gets nothing newer while the writer is here.
+    bool sync_here = queued_writes() == 0;
     {
       std::lock_guard lock(sync_mutex_);
-      sync_queue_.push_back(std::move(committed));
+      sync_here = sync_here && sync_queue_.empty() && !sync_busy_;
+      if (!sync_here) sync_queue_.push_back(std::move(committed));
     }
-    sync_changed_.notify_one();
+    if (sync_here) {
+      answer_after_sync(committed);
+    } else {
+      sync_changed_.notify_one();
+    }
   }
   if (writer_checkpoint_due_) {
     writer_checkpoint_due_ = false;
@@ -769,21 +778,30 @@ void SqliteDatabase::run_syncer() {
     std::deque<CommittedBatch> taken;
     {
       std::unique_lock lock(sync_mutex_);
+      sync_busy_ = false;
       sync_changed_.wait(lock, [this] { return !sync_queue_.empty() || sync_closed_; });
       if (sync_queue_.empty()) return;  // closed and drained
       taken.swap(sync_queue_);
+      sync_busy_ = true;
     }
     // One fdatasync covers every batch committed before it started.
     bool any_committed = false;
     for (const CommittedBatch& b : taken) any_committed = any_committed || b.committed;
     Status synced;
     if (any_committed) synced = sync_wal();
-    if (!synced.ok()) log::error("sqlite_wal_sync_failed", {{"error", synced.error().message}});
-    for (CommittedBatch& b : taken) {
-      for (std::size_t i = 0; i < b.done.size(); ++i) {
-        b.done[i](b.committed && !synced.ok() ? synced : std::move(b.results[i]));
-      }
-    }
+    for (CommittedBatch& b : taken) answer(b, synced);
+  }
+}
+
+void SqliteDatabase::answer_after_sync(CommittedBatch& batch) {
+  Status synced;
+  if (batch.committed) synced = sync_wal();
+  answer(batch, synced);
+}
+
+void SqliteDatabase::answer(CommittedBatch& batch, const Status& synced) {
+  for (std::size_t i = 0; i < batch.done.size(); ++i) {
+    batch.done[i](batch.committed && !synced.ok() ? synced : std::move(batch.results[i]));
   }
 }
 
@@ -795,7 +813,11 @@ Status SqliteDatabase::sync_wal() {
   const int rc = ::fdatasync(fd);
   const int error = errno;
   ::close(fd);
-  if (rc != 0) return make_error(ErrorCode::kInternal, "syncing the write-ahead log: " + std::string(std::strerror(error)));
+  if (rc != 0) {
+    Error failed = make_error(ErrorCode::kInternal, "syncing the write-ahead log: " + std::string(std::strerror(error)));
+    log::error("sqlite_wal_sync_failed", {{"error", failed.message}});
+    return failed;
+  }
   if (!directory_synced_) {
     // The log was created by this process's first connection: its directory entry must be durable too.
     std::filesystem::path parent = std::filesystem::path(path_).parent_path();

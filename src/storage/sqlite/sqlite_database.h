@@ -2,6 +2,7 @@
 // The stores in this folder express every query as a closure run on a connection handed out here.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -129,9 +130,10 @@ struct SqliteWriterStats {
 // durable (with synchronous=full, even across power loss; with normal, across a killed process).
 //
 // Durability with synchronous=full: the writer's COMMIT does not wait for the disk (its connection runs with
-// synchronous=OFF); a sync thread fdatasyncs the WAL file after each commit, covering every batch committed
-// before the call, and only then answers the batches' callers, in commit order. So the writer runs the next
-// batch while the disk syncs the previous ones, and one sync may cover several commits. Checkpoints (the thread's
+// synchronous=OFF); the WAL file is fdatasynced after each commit, and only then are the batch's callers
+// answered, in commit order. When writes are waiting (or a sync is already running) a sync thread does it, so the
+// writer runs the next batch while the disk syncs the previous ones, and one sync covers every batch committed
+// before it started; otherwise the writer syncs itself (no thread hand-off on an idle server). Checkpoints (the thread's
 // connection, and the writer's own past 4 x checkpoint_pages) run with synchronous=FULL: the WAL is synced before
 // its pages are copied and the database file after, before the WAL may start over. Readers may see a batch that
 // is committed and not yet synced: its writers have not been answered yet.
@@ -170,8 +172,8 @@ class SqliteDatabase {
   Status write(WriteFunction function);
 
   // As write(), without blocking: `done` is called once with the same answer, once the batch is durable: on the
-  // sync thread (synchronous=full) or the writer thread (normal), in commit order; or at once, on the calling
-  // thread, after close(). `done` must be quick and must not call write() or read(); hand longer work on.
+  // writer thread or the sync thread (see above), in commit order; or at once, on the calling thread, after
+  // close(). `done` must be quick and must not call write() or read(); hand longer work on.
   void write_async(WriteFunction function, std::function<void(Status)> done);
 
   // As write(), for a closure that answers a value.
@@ -222,6 +224,8 @@ class SqliteDatabase {
   void commit_batch(std::vector<PendingWrite>& batch);
   void run_syncer();
   Status sync_wal();  // fdatasync of the WAL file (and, the first time, of its directory)
+  void answer_after_sync(CommittedBatch& batch);  // on the writer: sync, then answer
+  static void answer(CommittedBatch& batch, const Status& synced);
   void checkpoint_in_writer();
   void run_checkpointer();
   bool checkpoint_due() const;  // with checkpoint_mutex_ held
@@ -249,7 +253,8 @@ class SqliteDatabase {
   std::condition_variable sync_changed_;
   std::deque<CommittedBatch> sync_queue_;  // guarded by sync_mutex_
   bool sync_closed_ = false;               // guarded by sync_mutex_
-  bool directory_synced_ = false;          // sync thread only
+  bool sync_busy_ = false;                 // the sync thread is syncing or answering; guarded by sync_mutex_
+  std::atomic<bool> directory_synced_{false};
 
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_changed_;
