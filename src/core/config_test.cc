@@ -87,6 +87,18 @@ default = ["t", "ghost"]
   }
 }
 
+TEST(ConfigTest, ReadsStorageCacheSizesWithinRange) {
+  auto c = load_config_text("[storage]\nwrite_cache_kib = 1024\nread_cache_kib = 64\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->storage.write_cache_kib, 1024);
+  EXPECT_EQ(c->storage.read_cache_kib, 64);
+  EXPECT_EQ(load_config_text("").value().storage.write_cache_kib, 65536);  // the documented default
+
+  auto bad = load_config_text("[storage]\nwrite_cache_kib = 1\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("storage.write_cache_kib:"), std::string::npos) << bad.error().message;
+}
+
 TEST(ConfigTest, SyntaxErrorNamesLine) {
   auto c = load_config_text("[server\nlisten=1", "f.toml");
   ASSERT_FALSE(c.ok());
