@@ -31,6 +31,7 @@ class WebSocket:
         self.sock = sock
         self.buffer = b""
         self.closed = None  # (code, reason) once a close frame arrived
+        self.close_sent = False
 
     @classmethod
     def connect(cls, port, path, headers=None, timeout=10.0):
@@ -120,10 +121,12 @@ class WebSocket:
                 code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
                 reason = payload[2:].decode("utf-8", "replace")
                 self.closed = (code, reason)
-                try:
-                    self.send_frame(0x8, payload[:2])
-                except OSError:
-                    pass
+                if not self.close_sent:
+                    try:
+                        self.send_frame(0x8, payload[:2])
+                    except OSError:
+                        pass
+                    self.close_sent = True
                 raise WebSocketClosed(code, reason)
             return opcode, payload
 
@@ -133,8 +136,16 @@ class WebSocket:
         return json.loads(payload)
 
     def close(self, code=1000):
-        try:
-            self.send_frame(0x8, struct.pack("!H", code))
-        except OSError:
-            pass
+        """The close handshake: sends a close frame and, unless the server closed first, reads (for up to 5 s)
+        until the server's close frame, which the server sends only after reading everything sent before it:
+        acknowledgements sent before close() have then reached the server."""
+        if self.closed is None and not self.close_sent:
+            try:
+                self.send_frame(0x8, struct.pack("!H", code))
+                self.close_sent = True
+                self.sock.settimeout(5.0)
+                while True:
+                    self.recv_frame()
+            except (WebSocketClosed, ConnectionError, OSError):
+                pass
         self.sock.close()

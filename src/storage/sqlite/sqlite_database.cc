@@ -688,8 +688,14 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
   std::vector<Status> results(batch.size());
   std::optional<Error> batch_error;  // set when nothing in the batch was committed
 
-  Status begun = connection.execute("BEGIN IMMEDIATE", "beginning a write transaction");
-  if (!begun.ok()) batch_error = begun.take_error();
+  const bool refused = sync_failed_.load();
+  if (refused) {
+    batch_error = make_error(ErrorCode::kUnavailable,
+                             "storage stopped writing after a failed disk sync; check the disk and restart");
+  } else {
+    Status begun = connection.execute("BEGIN IMMEDIATE", "beginning a write transaction");
+    if (!begun.ok()) batch_error = begun.take_error();
+  }
 
   for (std::size_t i = 0; i < batch.size() && !batch_error; ++i) {
     Status opened = connection.execute(kSavepoint, "opening a savepoint");
@@ -721,7 +727,7 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
   }
   if (batch_error) {
     if (connection.in_transaction()) (void)connection.execute("ROLLBACK", "rolling back a write batch");
-    batch_error->code = ErrorCode::kInternal;
+    batch_error->code = refused ? ErrorCode::kUnavailable : ErrorCode::kInternal;
   }
 
   {
@@ -809,12 +815,22 @@ Status SqliteDatabase::sync_wal() {
   // Any descriptor of the file will do: fdatasync writes back the file's pages, whoever wrote them.
   const std::string wal = path_ + "-wal";
   int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(ErrorCode::kInternal, "opening the write-ahead log to sync it: " + std::string(std::strerror(errno)));
+  if (fd < 0) {
+    // The log is kept open by SQLite for as long as the database is: it cannot vanish unless the disk or an
+    // operator removed it.
+    Error failed = make_error(ErrorCode::kInternal, "opening the write-ahead log to sync it: " + std::string(std::strerror(errno)));
+    sync_failed_ = true;
+    log::error("sqlite_wal_sync_failed", {{"error", failed.message}});
+    return failed;
+  }
   const int rc = ::fdatasync(fd);
   const int error = errno;
   ::close(fd);
   if (rc != 0) {
     Error failed = make_error(ErrorCode::kInternal, "syncing the write-ahead log: " + std::string(std::strerror(error)));
+    // After a failed fdatasync the kernel may have dropped the pages it could not write and a later sync may
+    // succeed without them: stop writing rather than acknowledge writes on top of a hole.
+    sync_failed_ = true;
     log::error("sqlite_wal_sync_failed", {{"error", failed.message}});
     return failed;
   }
@@ -825,6 +841,7 @@ Status SqliteDatabase::sync_wal() {
     if (dir < 0 || ::fsync(dir) != 0) {
       const int dir_error = errno;
       if (dir >= 0) ::close(dir);
+      sync_failed_ = true;
       return make_error(ErrorCode::kInternal, "syncing the database's directory: " + std::string(std::strerror(dir_error)));
     }
     ::close(dir);

@@ -133,7 +133,9 @@ struct SqliteWriterStats {
 // synchronous=OFF); the WAL file is fdatasynced after each commit, and only then are the batch's callers
 // answered, in commit order. When writes are waiting (or a sync is already running) a sync thread does it, so the
 // writer runs the next batch while the disk syncs the previous ones, and one sync covers every batch committed
-// before it started; otherwise the writer syncs itself (no thread hand-off on an idle server). Checkpoints (the thread's
+// before it started; otherwise the writer syncs itself (no thread hand-off on an idle server). If a sync fails,
+// that group's writers get kInternal and every later write is refused with kUnavailable until the process is
+// restarted: after a failed fdatasync the kernel may have dropped the unwritten pages. Checkpoints (the thread's
 // connection, and the writer's own past 4 x checkpoint_pages) run with synchronous=FULL: the WAL is synced before
 // its pages are copied and the database file after, before the WAL may start over. Readers may see a batch that
 // is committed and not yet synced: its writers have not been answered yet.
@@ -255,6 +257,7 @@ class SqliteDatabase {
   bool sync_closed_ = false;               // guarded by sync_mutex_
   bool sync_busy_ = false;                 // the sync thread is syncing or answering; guarded by sync_mutex_
   std::atomic<bool> directory_synced_{false};
+  std::atomic<bool> sync_failed_{false};  // a sync failed: every later write is refused (kUnavailable)
 
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_changed_;

@@ -1097,6 +1097,24 @@ TEST_F(SqliteDatabaseTest, AnswersWritesOnlyAfterTheLogWasSyncedAndInCommitOrder
   EXPECT_EQ(syncs, syncs_idle + 1);
 }
 
+TEST_F(SqliteDatabaseTest, AFailedLogSyncFailsItsWritesAndStopsLaterOnes) {
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  SqliteDatabase& database = storage->database();
+  auto create = [](SqliteConnection& c) { return c.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)", "create"); };
+  ASSERT_TRUE(database.write(create).ok());
+  // The log vanishes under the open database (a disk or an operator): the next sync cannot reach it.
+  ASSERT_EQ(::unlink((config_.sqlite_path + "-wal").c_str()), 0);
+  Status failed = database.write(create);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, ErrorCode::kInternal);
+  EXPECT_NE(failed.error().message.find("write-ahead log"), std::string::npos) << failed.error().message;
+  Status refused = database.write(create);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(refused.error().message.find("failed disk sync"), std::string::npos) << refused.error().message;
+}
+
 TEST_F(SqliteDatabaseTest, NormalSynchronousAnswersOnTheWriterWithoutTheSyncThread) {
   config_.sqlite_synchronous = "normal";
   auto storage = open_ok();
