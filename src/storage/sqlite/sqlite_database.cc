@@ -842,7 +842,10 @@ Status SqliteDatabase::sync_wal() {
       const int dir_error = errno;
       if (dir >= 0) ::close(dir);
       sync_failed_ = true;
-      return make_error(ErrorCode::kInternal, "syncing the database's directory: " + std::string(std::strerror(dir_error)));
+      Error failed =
+          make_error(ErrorCode::kInternal, "syncing the database's directory: " + std::string(std::strerror(dir_error)));
+      log::error("sqlite_wal_sync_failed", {{"error", failed.message}});
+      return failed;
     }
     ::close(dir);
     directory_synced_ = true;
@@ -857,9 +860,10 @@ Status SqliteDatabase::sync_wal() {
 void SqliteDatabase::checkpoint_in_writer() {
   SqliteConnection& connection = *writer_connection_;
   if (sync_thread_ && !connection.execute("PRAGMA synchronous = FULL", "syncing checkpoints").ok()) return;
-  int log_pages = 0;
+  int log_pages = -1;
   (void)sqlite3_wal_checkpoint_v2(connection.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_pages, nullptr);
   if (sync_thread_) (void)connection.execute("PRAGMA synchronous = OFF", "handing commit syncs to the sync thread");
+  if (log_pages < 0) return;  // not run (busy): the next commit asks again
   std::lock_guard lock(checkpoint_mutex_);
   ++checkpoints_;
   wal_pages_ = checkpointed_at_ = log_pages;
