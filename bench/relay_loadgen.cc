@@ -1136,8 +1136,6 @@ class HttpSender {
 enum class WsState { kIdle, kConnecting, kOpen, kReady, kClosed, kFailed };
 
 class WsConn {
-  static constexpr std::size_t kGatherBytes = 64 * 1024;
-
  public:
   WsConn(net::io_context& ctx, Shared& shared, const Account& account, const Device& device)
       : ctx_(ctx),
@@ -1381,7 +1379,7 @@ class WsConn {
       while (!frame.empty() && !ec) {
         gathered += frame.size();
         co_await ws_.async_write(net::buffer(frame), net::redirect_error(net::use_awaitable, ec));
-        frame = !ec && gathered < kGatherBytes ? next_frame() : std::string();
+        frame = !ec && gathered < latchkey::kCoalescingGatherBytes ? next_frame() : std::string();
       }
       beast::error_code flushed;
       co_await layer.async_flush(net::redirect_error(net::use_awaitable, flushed));

@@ -32,6 +32,10 @@
 
 namespace latchkey {
 
+// How much a writer gathers under hold() before it flushes: bounds the pending buffer of a socket whose queue is
+// long (the frames after it wait for the next write).
+constexpr std::size_t kCoalescingGatherBytes = 64 * 1024;
+
 template <class Next>
 class CoalescingStream {
  public:

@@ -245,9 +245,8 @@ class WsChannel final : public WebSocketChannel, public std::enable_shared_from_
     asio::co_spawn(executor_, write_loop(this->shared_from_this()), asio::detached);
   }
 
-  // One socket write in flight: the frames queued so far (up to kGatherBytes) are written through Beast into the
-  // held CoalescingStream, then leave together in one socket write, which completes before the next group.
-  static constexpr std::size_t kGatherBytes = 64 * 1024;
+  // One socket write in flight: the frames queued so far (up to kCoalescingGatherBytes) are written through Beast
+  // into the held CoalescingStream, then leave together in one socket write, which completes before the next group.
 
   static asio::awaitable<void> write_loop(std::shared_ptr<WsChannel> self) {
     beast::error_code ec;
@@ -256,7 +255,7 @@ class WsChannel final : public WebSocketChannel, public std::enable_shared_from_
         auto& socket = self->ws_->next_layer();
         socket.hold();
         std::size_t gathered = 0;
-        while (!ec && !self->ended_ && !self->queue_.empty() && gathered < kGatherBytes) {
+        while (!ec && !self->ended_ && !self->queue_.empty() && gathered < kCoalescingGatherBytes) {
           std::string frame = std::move(self->queue_.front());
           self->queue_.pop_front();
           gathered += frame.size();

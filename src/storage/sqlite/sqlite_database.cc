@@ -745,19 +745,17 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
       }
     }
   }
+  CommittedBatch committed;
+  committed.committed = !batch_error;
+  committed.done.reserve(batch.size());
+  committed.results.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    committed.done.push_back(std::move(batch[i].done));
+    committed.results.push_back(batch_error ? Status(*batch_error) : std::move(results[i]));
+  }
   if (!sync_thread_) {
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      batch[i].done(batch_error ? Status(*batch_error) : std::move(results[i]));
-    }
+    answer(committed, Status());  // synchronous=normal: COMMIT is as durable as it gets
   } else {
-    CommittedBatch committed;
-    committed.committed = !batch_error;
-    committed.done.reserve(batch.size());
-    committed.results.reserve(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      committed.done.push_back(std::move(batch[i].done));
-      committed.results.push_back(batch_error ? Status(*batch_error) : std::move(results[i]));
-    }
     // With no write waiting and nothing being synced, the writer syncs this batch itself: a hand-off would only
     // add a thread wake-up to the answer's latency, and there is nothing to overlap the sync with. Answers stay
     // in commit order: the sync thread has nothing older, and gets nothing newer while the writer is here.
@@ -768,7 +766,7 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
       if (!sync_here) sync_queue_.push_back(std::move(committed));
     }
     if (sync_here) {
-      answer_after_sync(committed);
+      answer(committed, committed.committed ? sync_wal() : Status());
     } else {
       sync_changed_.notify_one();
     }
@@ -799,12 +797,6 @@ void SqliteDatabase::run_syncer() {
   }
 }
 
-void SqliteDatabase::answer_after_sync(CommittedBatch& batch) {
-  Status synced;
-  if (batch.committed) synced = sync_wal();
-  answer(batch, synced);
-}
-
 void SqliteDatabase::answer(CommittedBatch& batch, const Status& synced) {
   for (std::size_t i = 0; i < batch.done.size(); ++i) {
     batch.done[i](batch.committed && !synced.ok() ? synced : std::move(batch.results[i]));
@@ -812,42 +804,32 @@ void SqliteDatabase::answer(CommittedBatch& batch, const Status& synced) {
 }
 
 Status SqliteDatabase::sync_wal() {
-  // Any descriptor of the file will do: fdatasync writes back the file's pages, whoever wrote them.
-  const std::string wal = path_ + "-wal";
-  int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    // The log is kept open by SQLite for as long as the database is: it cannot vanish unless the disk or an
-    // operator removed it.
-    Error failed = make_error(ErrorCode::kInternal, "opening the write-ahead log to sync it: " + std::string(std::strerror(errno)));
+  // After a failed sync the kernel may have dropped the pages it could not write, and a later sync may succeed
+  // without them: every later write is refused rather than acknowledged on top of a hole.
+  auto fail = [this](const char* what, int error) -> Status {
+    Error failed = make_error(ErrorCode::kInternal, std::string(what) + ": " + std::strerror(error));
     sync_failed_ = true;
     log::error("sqlite_wal_sync_failed", {{"error", failed.message}});
     return failed;
-  }
+  };
+  // Any descriptor of the file will do: fdatasync writes back the file's pages, whoever wrote them. SQLite keeps
+  // the log open for as long as the database is, so it cannot vanish unless the disk or an operator removed it.
+  const std::string wal = path_ + "-wal";
+  int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail("opening the write-ahead log to sync it", errno);
   const int rc = ::fdatasync(fd);
   const int error = errno;
   ::close(fd);
-  if (rc != 0) {
-    Error failed = make_error(ErrorCode::kInternal, "syncing the write-ahead log: " + std::string(std::strerror(error)));
-    // After a failed fdatasync the kernel may have dropped the pages it could not write and a later sync may
-    // succeed without them: stop writing rather than acknowledge writes on top of a hole.
-    sync_failed_ = true;
-    log::error("sqlite_wal_sync_failed", {{"error", failed.message}});
-    return failed;
-  }
+  if (rc != 0) return fail("syncing the write-ahead log", error);
   if (!directory_synced_) {
     // The log was created by this process's first connection: its directory entry must be durable too.
     std::filesystem::path parent = std::filesystem::path(path_).parent_path();
     int dir = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0 || ::fsync(dir) != 0) {
-      const int dir_error = errno;
-      if (dir >= 0) ::close(dir);
-      sync_failed_ = true;
-      Error failed =
-          make_error(ErrorCode::kInternal, "syncing the database's directory: " + std::string(std::strerror(dir_error)));
-      log::error("sqlite_wal_sync_failed", {{"error", failed.message}});
-      return failed;
-    }
+    if (dir < 0) return fail("opening the database's directory to sync it", errno);
+    const int dir_rc = ::fsync(dir);
+    const int dir_error = errno;
     ::close(dir);
+    if (dir_rc != 0) return fail("syncing the database's directory", dir_error);
     directory_synced_ = true;
   }
   std::lock_guard lock(queue_mutex_);
@@ -877,10 +859,8 @@ bool SqliteDatabase::checkpoint_due() const {
   return wal_pages_ >= checkpoint_pages_ && wal_pages_ - checkpointed_at_ >= std::max(1, checkpoint_pages_ / 4);
 }
 
-int SqliteDatabase::on_wal_commit(void* self, sqlite3* db, const char* name, int pages) {
+int SqliteDatabase::on_wal_commit(void* self, sqlite3* /*db*/, const char* /*name*/, int pages) {
   auto* database = static_cast<SqliteDatabase*>(self);
-  (void)db;
-  (void)name;
   if (pages >= 4 * database->checkpoint_pages_) {
     // The log only starts over when a batch begins with everything in it copied, which never happens while the
     // checkpoint thread chases a busy writer. So the writer finishes the copy itself right after this commit

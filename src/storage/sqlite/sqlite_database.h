@@ -118,7 +118,7 @@ struct SqliteWriterStats {
   std::uint64_t batches_committed = 0;  // transactions committed (one fsync each with synchronous=full)
   std::uint64_t writes_committed = 0;   // closures that succeeded and were committed
   std::uint64_t writes_failed = 0;      // closures answered with an error (their own or their batch's)
-  std::uint64_t wal_syncs = 0;          // fdatasync calls of the sync thread (synchronous=full; one per group)
+  std::uint64_t wal_syncs = 0;          // WAL fdatasyncs after commits (synchronous=full; one per group of batches)
 };
 
 // An open database file.
@@ -215,7 +215,7 @@ class SqliteDatabase {
   SqliteDatabase(const StorageConfig& config, std::unique_ptr<SqliteConnection> writer_connection,
                  std::unique_ptr<SqliteConnection> checkpoint_connection, int schema_version);
 
-  // A committed (or failed) batch waiting for the sync thread: its callbacks and their answers.
+  // A committed (or failed) batch waiting to be answered: its callbacks and their answers.
   struct CommittedBatch {
     std::vector<std::function<void(Status)>> done;
     std::vector<Status> results;
@@ -226,8 +226,7 @@ class SqliteDatabase {
   void commit_batch(std::vector<PendingWrite>& batch);
   void run_syncer();
   Status sync_wal();  // fdatasync of the WAL file (and, the first time, of its directory)
-  void answer_after_sync(CommittedBatch& batch);  // on the writer: sync, then answer
-  static void answer(CommittedBatch& batch, const Status& synced);
+  static void answer(CommittedBatch& batch, const Status& synced);  // in order; a failed sync fails the committed
   void checkpoint_in_writer();
   void run_checkpointer();
   bool checkpoint_due() const;  // with checkpoint_mutex_ held
