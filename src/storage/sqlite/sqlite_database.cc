@@ -588,6 +588,8 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig
   if (!set.ok()) return fail(set.take_error());
   set = connection->execute("PRAGMA cache_size = -" + std::to_string(config.write_cache_kib), "sizing the writer's cache");
   if (!set.ok()) return fail(set.take_error());
+  set = connection->execute("PRAGMA temp_store = MEMORY", "keeping savepoint journals in memory");
+  if (!set.ok()) return fail(set.take_error());
 
   Result<int> version = migrate(*connection, path);
   if (!version.ok()) {
