@@ -645,18 +645,19 @@ SqliteDatabase::SqliteDatabase(const StorageConfig& config, std::unique_ptr<Sqli
 
 SqliteDatabase::~SqliteDatabase() { close(); }
 
-Status SqliteDatabase::write(WriteFunction function) {
+Status SqliteDatabase::write(WriteFunction function, WriteKind kind) {
   auto promise = std::make_shared<std::promise<Status>>();
   std::future<Status> done = promise->get_future();
-  write_async(std::move(function), [promise](Status status) { promise->set_value(std::move(status)); });
+  write_async(
+      std::move(function), [promise](Status status) { promise->set_value(std::move(status)); }, kind);
   return done.get();
 }
 
-void SqliteDatabase::write_async(WriteFunction function, std::function<void(Status)> done) {
+void SqliteDatabase::write_async(WriteFunction function, std::function<void(Status)> done, WriteKind kind) {
   {
     std::lock_guard lock(queue_mutex_);
     if (!writes_closed_) {
-      queue_.push_back(PendingWrite{std::move(function), std::move(done)});
+      queue_.push_back(PendingWrite{std::move(function), std::move(done), kind});
       done = nullptr;
     }
   }
@@ -700,6 +701,18 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
   }
 
   for (std::size_t i = 0; i < batch.size() && !batch_error; ++i) {
+    if (batch[i].kind == WriteKind::kChecksBeforeWriting) {
+      const sqlite3_int64 changes_before = sqlite3_total_changes64(connection.handle());
+      results[i] = run_guarded(batch[i].function, connection);
+      if (!connection.in_transaction()) {
+        batch_error = make_error(ErrorCode::kInternal, "the write transaction was rolled back by SQLite");
+      } else if (!results[i].ok() && sqlite3_total_changes64(connection.handle()) != changes_before) {
+        // It failed after changing rows, which only the whole transaction can undo.
+        log::error("sqlite_write_failed_after_changes", {{"error", results[i].error().message}});
+        batch_error = make_error(ErrorCode::kInternal, "a write failed after changing rows; its batch was rolled back");
+      }
+      continue;
+    }
     Status opened = connection.execute(kSavepoint, "opening a savepoint");
     if (!opened.ok()) {
       batch_error = opened.take_error();

@@ -126,7 +126,8 @@ struct SqliteWriterStats {
 // Writes: one writer thread owns the only write connection. write() queues a closure and blocks the caller
 // until the closure's batch is committed: the writer takes up to write_batch_max queued closures, runs them
 // in one BEGIN IMMEDIATE transaction, each in its own SAVEPOINT (a closure that answers an error is rolled
-// back alone and its caller gets that error), then COMMITs once. An ok answer from write() therefore means
+// back alone and its caller gets that error), then COMMITs once. A closure queued as
+// WriteKind::kChecksBeforeWriting runs without a savepoint (see there). An ok answer from write() therefore means
 // durable (with synchronous=full, even across power loss; with normal, across a killed process).
 //
 // Durability with synchronous=full: the writer's COMMIT does not wait for the disk (its connection runs with
@@ -151,6 +152,18 @@ struct SqliteWriterStats {
 //
 // Thread-safe: write(), read(), stats() and close() may be called from any number of threads at once.
 // Closures must not call write() or read() themselves (the writer would wait for itself).
+// How a write closure may fail, which decides how its changes are undone.
+enum class WriteKind {
+  // It may answer an error after changing rows: it runs in its own SAVEPOINT, and an error rolls back its
+  // changes alone.
+  kAny,
+  // It answers an error only before its first change (it checks, then writes), so it runs without a savepoint
+  // and SQLite journals no page copies for it. Should it answer an error after changing rows anyway (a storage
+  // error midway), its changes cannot be undone alone: the whole batch is rolled back and every closure in it
+  // gets kInternal. For the relay's hot writes.
+  kChecksBeforeWriting,
+};
+
 class SqliteDatabase {
  public:
   // Runs on the writer's connection inside the batch transaction. An error rolls back this closure's changes.
@@ -171,16 +184,17 @@ class SqliteDatabase {
   // Runs `function` in the next batch and answers once the batch is committed.
   // Errors: the closure's own error (its changes rolled back); kInternal if the batch could not be committed
   // (nothing in it was applied); kUnavailable after close() or when the file is locked by another process.
-  Status write(WriteFunction function);
+  Status write(WriteFunction function, WriteKind kind = WriteKind::kAny);
 
   // As write(), without blocking: `done` is called once with the same answer, once the batch is durable: on the
   // writer thread or the sync thread (see above), in commit order; or at once, on the calling thread, after
   // close(). `done` must be quick and must not call write() or read(); hand longer work on.
-  void write_async(WriteFunction function, std::function<void(Status)> done);
+  void write_async(WriteFunction function, std::function<void(Status)> done, WriteKind kind = WriteKind::kAny);
 
   // As write(), for a closure that answers a value.
   template <class T>
-  Result<T> write_returning(const std::function<Result<T>(SqliteConnection&)>& function);
+  Result<T> write_returning(const std::function<Result<T>(SqliteConnection&)>& function,
+                            WriteKind kind = WriteKind::kAny);
 
   // Runs `function` on a read-only connection. Errors: the closure's own; kUnavailable after close().
   Status read(const ReadFunction& function);
@@ -210,6 +224,7 @@ class SqliteDatabase {
   struct PendingWrite {
     WriteFunction function;
     std::function<void(Status)> done;
+    WriteKind kind = WriteKind::kAny;
   };
 
   SqliteDatabase(const StorageConfig& config, std::unique_ptr<SqliteConnection> writer_connection,
@@ -286,14 +301,17 @@ class SqliteDatabase {
 };
 
 template <class T>
-Result<T> SqliteDatabase::write_returning(const std::function<Result<T>(SqliteConnection&)>& function) {
+Result<T> SqliteDatabase::write_returning(const std::function<Result<T>(SqliteConnection&)>& function,
+                                          WriteKind kind) {
   std::optional<T> value;  // set by the writer thread; read after write() returned (happens-after)
-  Status status = write([&function, &value](SqliteConnection& connection) -> Status {
-    Result<T> result = function(connection);
-    if (!result.ok()) return result.take_error();
-    value = std::move(result).value();
-    return {};
-  });
+  Status status = write(
+      [&function, &value](SqliteConnection& connection) -> Status {
+        Result<T> result = function(connection);
+        if (!result.ok()) return result.take_error();
+        value = std::move(result).value();
+        return {};
+      },
+      kind);
   if (!status.ok()) return status.take_error();
   return std::move(*value);
 }

@@ -1,5 +1,6 @@
 #include "storage/sqlite/sqlite_message_store.h"
 
+#include <algorithm>
 #include <memory>
 #include <string_view>
 
@@ -10,11 +11,10 @@
 namespace latchkey {
 namespace {
 
-constexpr std::string_view kReserve =
-    "UPDATE devices SET queued = queued + 1 WHERE account_uuid = ?1 AND device_id = ?2 AND registration_id = ?3 "
-    "AND queued < ?4";
 constexpr std::string_view kSelectDevice =
-    "SELECT registration_id FROM devices WHERE account_uuid = ?1 AND device_id = ?2";
+    "SELECT registration_id, queued FROM devices WHERE account_uuid = ?1 AND device_id = ?2";
+constexpr std::string_view kReserve =
+    "UPDATE devices SET queued = queued + 1 WHERE account_uuid = ?1 AND device_id = ?2";
 constexpr std::string_view kInsert =
     "INSERT INTO messages (account_uuid, device_id, source_uuid, source_device, type, timestamp, server_timestamp, "
     "content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
@@ -26,21 +26,35 @@ constexpr std::string_view kRelease =
     "UPDATE devices SET queued = max(queued - ?3, 0) WHERE account_uuid = ?1 AND device_id = ?2";
 constexpr std::string_view kCount = "SELECT count(*) FROM messages WHERE account_uuid = ?1 AND device_id = ?2";
 
-// Why the reservation of a queue slot for `e` changed no row.
-Error refusal(SqliteConnection& connection, const Envelope& e) {
-  auto select = connection.prepare(kSelectDevice);
-  if (!select.ok()) return select.take_error();
-  select->bind_text(1, e.destination_uuid);
-  select->bind_int64(2, e.destination_device);
-  Result<bool> row = select->step("reading a destination device");
-  if (!row.ok()) return row.take_error();
-  if (!*row) return make_error(ErrorCode::kNotFound, "the destination device does not exist");
-  if (select->column_int64(0) != e.destination_registration_id) {
-    Error error = make_error(ErrorCode::kStaleDevices, "a destination device was replaced");
-    error.details = {{"staleDevices", {e.destination_device}}};
-    return error;
+// Refuses the envelopes before anything is written (the insert runs as WriteKind::kChecksBeforeWriting): an
+// unknown destination device, a stale registration id, or a full queue.
+Status check_destinations(SqliteConnection& connection, const std::vector<Envelope>& envelopes,
+                          std::size_t max_queued) {
+  for (std::size_t k = 0; k < envelopes.size(); ++k) {
+    const Envelope& e = envelopes[k];
+    auto select = connection.prepare(kSelectDevice);
+    if (!select.ok()) return select.take_error();
+    select->bind_text(1, e.destination_uuid);
+    select->bind_int64(2, e.destination_device);
+    Result<bool> row = select->step("reading a destination device");
+    if (!row.ok()) return row.take_error();
+    if (!*row) return make_error(ErrorCode::kNotFound, "the destination device does not exist");
+    if (select->column_int64(0) != e.destination_registration_id) {
+      Error error = make_error(ErrorCode::kStaleDevices, "a destination device was replaced");
+      error.details = {{"staleDevices", {e.destination_device}}};
+      return error;
+    }
+    // Earlier envelopes of this write to the same device take slots too.
+    std::size_t queued = static_cast<std::size_t>(std::max<std::int64_t>(select->column_int64(1), 0));
+    for (std::size_t j = 0; j < k; ++j) {
+      if (envelopes[j].destination_device == e.destination_device &&
+          envelopes[j].destination_uuid == e.destination_uuid) {
+        ++queued;
+      }
+    }
+    if (queued >= max_queued) return make_error(ErrorCode::kRateLimited, "the destination's queue is full");
   }
-  return make_error(ErrorCode::kRateLimited, "the destination's queue is full");
+  return {};
 }
 
 Result<int> delete_ids(SqliteConnection& connection, const std::string& uuid, std::uint32_t device_id,
@@ -73,18 +87,13 @@ void SqliteMessageStore::insert(std::vector<Envelope> envelopes, std::size_t max
   auto shared = std::make_shared<std::vector<Envelope>>(std::move(envelopes));
   database_.write_async(
       [shared, max_queued](SqliteConnection& connection) -> Status {
+        LK_RETURN_IF_ERROR(check_destinations(connection, *shared, max_queued));
         for (Envelope& e : *shared) {
-          {
-            auto reserve = connection.prepare(kReserve);
-            if (!reserve.ok()) return reserve.take_error();
-            reserve->bind_text(1, e.destination_uuid);
-            reserve->bind_int64(2, e.destination_device);
-            reserve->bind_int64(3, e.destination_registration_id);
-            reserve->bind_int64(4, static_cast<std::int64_t>(max_queued));
-            Result<int> changed = reserve->run("reserving a queue slot");
-            if (!changed.ok()) return changed.take_error();
-            if (*changed == 0) return refusal(connection, e);
-          }
+          auto reserve = connection.prepare(kReserve);
+          if (!reserve.ok()) return reserve.take_error();
+          reserve->bind_text(1, e.destination_uuid);
+          reserve->bind_int64(2, e.destination_device);
+          LK_RETURN_IF_ERROR(reserve->run("reserving a queue slot"));
           auto insert = connection.prepare(kInsert);
           if (!insert.ok()) return insert.take_error();
           insert->bind_text(1, e.destination_uuid);
@@ -106,7 +115,8 @@ void SqliteMessageStore::insert(std::vector<Envelope> envelopes, std::size_t max
           return;
         }
         done(std::move(*shared));
-      });
+      },
+      WriteKind::kChecksBeforeWriting);
 }
 
 Result<std::vector<Envelope>> SqliteMessageStore::fetch(const std::string& uuid, std::uint32_t device_id,
@@ -150,19 +160,21 @@ void SqliteMessageStore::acknowledge(const std::string& uuid, std::uint32_t devi
       },
       [](Status status) {
         if (!status.ok()) log::warn("acknowledge_failed", {{"error", status.error().message}});
-      });
+      },
+      WriteKind::kChecksBeforeWriting);  // it fails only on a storage error
 }
 
 Status SqliteMessageStore::settle() {
   // Writes are applied in submission order; an empty write completes after every earlier one (and, changing
   // nothing, costs no fsync).
-  return database_.write([](SqliteConnection&) -> Status { return {}; });
+  return database_.write([](SqliteConnection&) -> Status { return {}; }, WriteKind::kChecksBeforeWriting);
 }
 
 Result<int> SqliteMessageStore::acknowledge_sync(const std::string& uuid, std::uint32_t device_id,
                                                  const std::vector<std::int64_t>& ids) {
   return database_.write_returning<int>(
-      [&](SqliteConnection& connection) { return delete_ids(connection, uuid, device_id, ids); });
+      [&](SqliteConnection& connection) { return delete_ids(connection, uuid, device_id, ids); },
+      WriteKind::kChecksBeforeWriting);
 }
 
 Result<std::size_t> SqliteMessageStore::count(const std::string& uuid, std::uint32_t device_id) {

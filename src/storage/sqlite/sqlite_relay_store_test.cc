@@ -694,6 +694,16 @@ TEST_P(RelayStoreTest, QueueLimitFollowsTheCounter) {
   EXPECT_TRUE(insert({make_envelope(kBob, 1, 200, "to bob")}, kMax).ok());
 }
 
+TEST_P(RelayStoreTest, EnvelopesOfOneInsertToTheSameDeviceEachTakeASlot) {
+  auto refused = insert({make_envelope(kAlice, 1, 100, "a"), make_envelope(kAlice, 1, 100, "b")}, 1);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kRateLimited);
+  expect_counter_matches(kAlice, 1, 0);
+  auto stored = insert({make_envelope(kAlice, 1, 100, "a"), make_envelope(kAlice, 1, 100, "b")}, 2);
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  expect_counter_matches(kAlice, 1, 2);
+}
+
 TEST_P(RelayStoreTest, ConcurrentInsertsAndAcknowledgementsKeepTheCounterExact) {
   constexpr int kThreads = 4;
   constexpr int kEach = 25;

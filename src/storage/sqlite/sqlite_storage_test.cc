@@ -1268,64 +1268,88 @@ TEST_F(SqliteDatabaseTest, RefusesAFileThatIsNotADatabase) {
   EXPECT_NE(opened.error().message.find(config_.sqlite_path), std::string::npos) << opened.error().message;
 }
 
+// Holds the writer inside a batch of its own until release(), so that later writes queue up and are taken as
+// one batch.
+class WriterHold {
+ public:
+  explicit WriterHold(SqliteDatabase& database) {
+    std::promise<void> entered;
+    std::future<void> writer_entered = entered.get_future();
+    blocker_ = std::thread([this, &database, entered = std::move(entered)]() mutable {
+      Status status = database.write([&](SqliteConnection&) -> Status {
+        entered.set_value();
+        released_.wait();
+        return {};
+      });
+      EXPECT_TRUE(status.ok());
+    });
+    writer_entered.wait();
+  }
+  ~WriterHold() {
+    release();
+    blocker_.join();
+  }
+  void release() {
+    if (!released_once_) release_.set_value();
+    released_once_ = true;
+  }
+
+ private:
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+  bool released_once_ = false;
+  std::thread blocker_;
+};
+
+bool wait_for_queued_writes(const SqliteDatabase& database, std::size_t count) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (database.queued_writes() < count && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  return database.queued_writes() == count;
+}
+
+SqliteDatabase::WriteFunction insert_session_row(const std::string& id) {
+  return [id](SqliteConnection& connection) -> Status {
+    auto statement = connection.prepare(
+        "INSERT INTO verification_sessions (id, version, number, country_code, "
+        "created_at, expires_at, pow_challenge, pow_bits, pow_passed, code_hash, "
+        "code_expires_at, code_attempts, sms_sent, calls_made, next_sms_at, "
+        "next_call_at, last_provider, verified_at, consumed_at) VALUES (?1, 0, "
+        "'', '', 0, 0, x'', 0, 0, x'', 0, 0, 0, 0, 0, 0, '', 0, 0)");
+    if (!statement.ok()) return statement.take_error();
+    statement->bind_text(1, id);
+    Result<int> ran = statement->run("inserting");
+    if (!ran.ok()) return ran.take_error();
+    return {};
+  };
+}
+
 TEST_F(SqliteDatabaseTest, FailingClosureDoesNotFailItsBatchNeighbours) {
   auto storage = open_ok();
   ASSERT_NE(storage, nullptr);
   SqliteDatabase& database = storage->database();
   ASSERT_TRUE(storage->sessions().insert(make_session("existing")).ok());
 
-  // Hold the writer inside a first batch so that the next writes queue up and are taken as one batch.
-  std::promise<void> release_writer;
-  std::shared_future<void> writer_released = release_writer.get_future().share();
-  std::promise<void> writer_entered;
-  std::thread blocker([&] {
-    Status status = database.write([&](SqliteConnection&) -> Status {
-      writer_entered.set_value();
-      writer_released.wait();
-      return {};
-    });
-    EXPECT_TRUE(status.ok());
-  });
-  writer_entered.get_future().wait();
+  WriterHold hold(database);
   const SqliteWriterStats before = database.stats();
-
-  auto insert_session = [](const std::string& id) {
-    return [id](SqliteConnection& connection) -> Status {
-      auto statement = connection.prepare(
-          "INSERT INTO verification_sessions (id, version, number, country_code, "
-          "created_at, expires_at, pow_challenge, pow_bits, pow_passed, code_hash, "
-          "code_expires_at, code_attempts, sms_sent, calls_made, next_sms_at, "
-          "next_call_at, last_provider, verified_at, consumed_at) VALUES (?1, 0, "
-          "'', '', 0, 0, x'', 0, 0, x'', 0, 0, 0, 0, 0, 0, '', 0, 0)");
-      if (!statement.ok()) return statement.take_error();
-      statement->bind_text(1, id);
-      Result<int> ran = statement->run("inserting");
-      if (!ran.ok()) return ran.take_error();
-      return {};
-    };
-  };
   Status first, failing, duplicate, last;
   std::vector<std::thread> writers;
-  writers.emplace_back([&] { first = database.write(insert_session("first")); });
+  writers.emplace_back([&] { first = database.write(insert_session_row("first")); });
   writers.emplace_back([&] {
     failing = database.write([&](SqliteConnection& connection) -> Status {
-      LK_RETURN_IF_ERROR(insert_session("rolled-back")(connection));  // applied, then undone by the error
+      LK_RETURN_IF_ERROR(insert_session_row("rolled-back")(connection));  // applied, then undone by the error
       return make_error(ErrorCode::kConflict, "closure failed on purpose");
     });
   });
-  writers.emplace_back([&] { duplicate = database.write(insert_session("existing")); });  // constraint
-  writers.emplace_back([&] { last = database.write(insert_session("last")); });
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (database.queued_writes() < 4 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(1ms);
-  }
-  ASSERT_EQ(database.queued_writes(), 4u);
-  release_writer.set_value();
+  writers.emplace_back([&] { duplicate = database.write(insert_session_row("existing")); });  // constraint
+  writers.emplace_back([&] { last = database.write(insert_session_row("last")); });
+  ASSERT_TRUE(wait_for_queued_writes(database, 4));
+  hold.release();
   for (std::thread& writer : writers) writer.join();
-  blocker.join();
 
   const SqliteWriterStats after = database.stats();
-  EXPECT_EQ(after.batches_committed - before.batches_committed, 2u);  // the blocker's batch, then all four
+  EXPECT_EQ(after.batches_committed - before.batches_committed, 2u);  // the hold's batch, then all four
   EXPECT_TRUE(first.ok());
   EXPECT_TRUE(last.ok());
   ASSERT_FALSE(failing.ok());
@@ -1337,6 +1361,75 @@ TEST_F(SqliteDatabaseTest, FailingClosureDoesNotFailItsBatchNeighbours) {
   EXPECT_TRUE(storage->sessions().find("first")->has_value());
   EXPECT_TRUE(storage->sessions().find("last")->has_value());
   EXPECT_FALSE(storage->sessions().find("rolled-back")->has_value());
+}
+
+TEST_F(SqliteDatabaseTest, ChecksBeforeWritingClosuresRunWithoutASavepoint) {
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  SqliteDatabase& database = storage->database();
+  constexpr WriteKind kChecks = WriteKind::kChecksBeforeWriting;
+
+  {  // A refusal before any change fails that closure alone.
+    WriterHold hold(database);
+    Status first, refused, unguarded, last;
+    bool savepoint_open = true;
+    std::vector<std::thread> writers;
+    writers.emplace_back([&] { first = database.write(insert_session_row("first")); });
+    writers.emplace_back([&] {
+      refused = database.write(
+          [](SqliteConnection&) -> Status { return make_error(ErrorCode::kConflict, "refused before writing"); },
+          kChecks);
+    });
+    writers.emplace_back([&] {
+      unguarded = database.write(
+          [&](SqliteConnection& connection) -> Status {
+            // No savepoint of the writer's is open around this closure.
+            savepoint_open = connection.execute("RELEASE batch_write", "probing").ok();
+            return insert_session_row("unguarded")(connection);
+          },
+          kChecks);
+    });
+    writers.emplace_back([&] { last = database.write(insert_session_row("last")); });
+    ASSERT_TRUE(wait_for_queued_writes(database, 4));
+    hold.release();
+    for (std::thread& writer : writers) writer.join();
+    EXPECT_TRUE(first.ok());
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+    EXPECT_TRUE(unguarded.ok()) << unguarded.error().message;
+    EXPECT_FALSE(savepoint_open);
+    EXPECT_TRUE(last.ok());
+    EXPECT_TRUE(storage->sessions().find("unguarded")->has_value());
+    EXPECT_TRUE(storage->sessions().find("last")->has_value());
+  }
+
+  {  // An error after a change cannot be undone alone: the whole batch is rolled back.
+    WriterHold hold(database);
+    Status neighbour, broken;
+    std::vector<std::thread> writers;
+    writers.emplace_back([&] { neighbour = database.write(insert_session_row("neighbour")); });
+    writers.emplace_back([&] {
+      broken = database.write(
+          [](SqliteConnection& connection) -> Status {
+            LK_RETURN_IF_ERROR(insert_session_row("half-written")(connection));
+            return make_error(ErrorCode::kConflict, "failed after writing");
+          },
+          kChecks);
+    });
+    ASSERT_TRUE(wait_for_queued_writes(database, 2));
+    hold.release();
+    for (std::thread& writer : writers) writer.join();
+    ASSERT_FALSE(neighbour.ok());
+    EXPECT_EQ(neighbour.error().code, ErrorCode::kInternal);
+    ASSERT_FALSE(broken.ok());
+    EXPECT_EQ(broken.error().code, ErrorCode::kInternal);
+    EXPECT_FALSE(storage->sessions().find("neighbour")->has_value());
+    EXPECT_FALSE(storage->sessions().find("half-written")->has_value());
+  }
+
+  // The writer goes on.
+  EXPECT_TRUE(database.write(insert_session_row("after"), kChecks).ok());
+  EXPECT_TRUE(storage->sessions().find("after")->has_value());
 }
 
 TEST_F(SqliteDatabaseTest, ReadsRunWhileTheWriterHoldsATransaction) {
