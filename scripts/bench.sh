@@ -26,7 +26,8 @@
 # BENCH_RELAY_CONNECTIONS (10000 idle sockets), BENCH_RELAY_IDLE_DEVICES (6), BENCH_RELAY_LOADGEN_THREADS (1),
 # BENCH_RELAY_STEADY_RATE (1000 sends/s), BENCH_RELAY_SCENARIOS (idle,online-http,online-ws,paced,offline),
 # BENCH_RELAY_STORAGE_EXTRA (lines added to the relay server's [storage] table, e.g. 'checkpoint_pages = 4000'),
-# BENCH_RELAY_SERVER_EXTRA (lines added to its [server] table, e.g. 'io_threads = 1').
+# BENCH_RELAY_SERVER_EXTRA (lines added to its [server] table, e.g. 'io_threads = 1'),
+# BENCH_RELAY_HALF_RATE (sends/s of the socket's half-rate run when the scenarios have no online-ws max run to halve).
 # Exit status: 0 when every run completed without errors and the server exited 0 on SIGTERM, else 1.
 set -euo pipefail
 
@@ -726,10 +727,15 @@ fi
 sends_per_s() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["online"]["sends_per_second"])' "$1" 2>/dev/null || echo 0; }
 if has_scenario paced; then
   for via in http ws; do
-    [ -f "$OUT_DIR/relay-online-$via-max.json" ] || continue
+    if [ -f "$OUT_DIR/relay-online-$via-max.json" ]; then
+      half="$(python3 -c "print(round(float('$(sends_per_s "$OUT_DIR/relay-online-$via-max.json")') / 2, 1))")"
+    elif [ "$via" = ws ] && [ -n "${BENCH_RELAY_HALF_RATE:-}" ]; then
+      half="$BENCH_RELAY_HALF_RATE"
+    else
+      continue
+    fi
     log "relay run online-$via-steady: $R_STEADY sends/s, open loop"
     relay_run "online-$via-steady" --scenario online --send-via "$via" --ws-window "$R_WS_WINDOW" --rate "$R_STEADY" "${COMMON[@]}"
-    half="$(python3 -c "print(round(float('$(sends_per_s "$OUT_DIR/relay-online-$via-max.json")') / 2, 1))")"
     if python3 -c "import sys; sys.exit(0 if $half >= 1 else 1)"; then
       log "relay run online-$via-half: $half sends/s (half of the maximum), open loop"
       relay_run "online-$via-half" --scenario online --send-via "$via" --ws-window "$R_WS_WINDOW" --rate "$half" "${COMMON[@]}"

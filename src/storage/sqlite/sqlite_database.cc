@@ -645,19 +645,20 @@ SqliteDatabase::SqliteDatabase(const StorageConfig& config, std::unique_ptr<Sqli
 
 SqliteDatabase::~SqliteDatabase() { close(); }
 
-Status SqliteDatabase::write(WriteFunction function, WriteKind kind) {
+Status SqliteDatabase::write(WriteFunction function, WriteKind kind, WriteDurability durability) {
   auto promise = std::make_shared<std::promise<Status>>();
   std::future<Status> done = promise->get_future();
   write_async(
-      std::move(function), [promise](Status status) { promise->set_value(std::move(status)); }, kind);
+      std::move(function), [promise](Status status) { promise->set_value(std::move(status)); }, kind, durability);
   return done.get();
 }
 
-void SqliteDatabase::write_async(WriteFunction function, std::function<void(Status)> done, WriteKind kind) {
+void SqliteDatabase::write_async(WriteFunction function, std::function<void(Status)> done, WriteKind kind,
+                                 WriteDurability durability) {
   {
     std::lock_guard lock(queue_mutex_);
     if (!writes_closed_) {
-      queue_.push_back(PendingWrite{std::move(function), std::move(done), kind});
+      queue_.push_back(PendingWrite{std::move(function), std::move(done), kind, durability});
       done = nullptr;
     }
   }
@@ -764,12 +765,18 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
   committed.committed = !batch_error;
   committed.done.reserve(batch.size());
   committed.results.reserve(batch.size());
+  bool sync_wanted = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {
+    sync_wanted = sync_wanted || batch[i].durability == WriteDurability::kSynced;
     committed.done.push_back(std::move(batch[i].done));
     committed.results.push_back(batch_error ? Status(*batch_error) : std::move(results[i]));
   }
   if (!sync_thread_) {
     answer(committed, Status());  // synchronous=normal: COMMIT is as durable as it gets
+  } else if (!sync_wanted) {
+    // Only WriteDurability::kCommitted writes: answered now, synced by the next batch's sync. Their answers may
+    // overtake older batches still waiting for theirs.
+    answer(committed, Status());
   } else {
     // With no write waiting and nothing being synced, the writer syncs this batch itself: a hand-off would only
     // add a thread wake-up to the answer's latency, and there is nothing to overlap the sync with. Answers stay

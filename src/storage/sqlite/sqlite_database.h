@@ -164,6 +164,15 @@ enum class WriteKind {
   kChecksBeforeWriting,
 };
 
+// When a write's caller is answered.
+enum class WriteDurability {
+  kSynced,     // once its commit is on disk (with synchronous=full, after the WAL sync)
+  // Once committed: visible to reads at once, on disk with the next sync. A crash before that sync may undo it,
+  // and a failed sync does not fail it. For writes nobody waits on the durability of (acknowledgements, whose
+  // loss means a redelivery); a batch of only these costs no sync of its own.
+  kCommitted,
+};
+
 class SqliteDatabase {
  public:
   // Runs on the writer's connection inside the batch transaction. An error rolls back this closure's changes.
@@ -184,12 +193,14 @@ class SqliteDatabase {
   // Runs `function` in the next batch and answers once the batch is committed.
   // Errors: the closure's own error (its changes rolled back); kInternal if the batch could not be committed
   // (nothing in it was applied); kUnavailable after close() or when the file is locked by another process.
-  Status write(WriteFunction function, WriteKind kind = WriteKind::kAny);
+  Status write(WriteFunction function, WriteKind kind = WriteKind::kAny,
+               WriteDurability durability = WriteDurability::kSynced);
 
   // As write(), without blocking: `done` is called once with the same answer, once the batch is durable: on the
   // writer thread or the sync thread (see above), in commit order; or at once, on the calling thread, after
   // close(). `done` must be quick and must not call write() or read(); hand longer work on.
-  void write_async(WriteFunction function, std::function<void(Status)> done, WriteKind kind = WriteKind::kAny);
+  void write_async(WriteFunction function, std::function<void(Status)> done, WriteKind kind = WriteKind::kAny,
+                   WriteDurability durability = WriteDurability::kSynced);
 
   // As write(), for a closure that answers a value.
   template <class T>
@@ -225,6 +236,7 @@ class SqliteDatabase {
     WriteFunction function;
     std::function<void(Status)> done;
     WriteKind kind = WriteKind::kAny;
+    WriteDurability durability = WriteDurability::kSynced;
   };
 
   SqliteDatabase(const StorageConfig& config, std::unique_ptr<SqliteConnection> writer_connection,

@@ -161,13 +161,15 @@ void SqliteMessageStore::acknowledge(const std::string& uuid, std::uint32_t devi
       [](Status status) {
         if (!status.ok()) log::warn("acknowledge_failed", {{"error", status.error().message}});
       },
-      WriteKind::kChecksBeforeWriting);  // it fails only on a storage error
+      WriteKind::kChecksBeforeWriting,  // it fails only on a storage error
+      WriteDurability::kCommitted);     // a lost acknowledgement means a redelivery, which clients tolerate
 }
 
 Status SqliteMessageStore::settle() {
   // Writes are applied in submission order; an empty write completes after every earlier one (and, changing
   // nothing, costs no fsync).
-  return database_.write([](SqliteConnection&) -> Status { return {}; }, WriteKind::kChecksBeforeWriting);
+  return database_.write([](SqliteConnection&) -> Status { return {}; }, WriteKind::kChecksBeforeWriting,
+                         WriteDurability::kCommitted);
 }
 
 Result<int> SqliteMessageStore::acknowledge_sync(const std::string& uuid, std::uint32_t device_id,

@@ -1137,6 +1137,32 @@ TEST_F(SqliteDatabaseTest, NormalSynchronousAnswersOnTheWriterWithoutTheSyncThre
   EXPECT_EQ(storage->database().stats().wal_syncs, 0u);
 }
 
+TEST_F(SqliteDatabaseTest, CommittedDurabilityWritesAreAnsweredWithoutASyncOfTheirOwn) {
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  SqliteDatabase& database = storage->database();
+  ASSERT_TRUE(database.write([](SqliteConnection& c) { return c.execute("CREATE TABLE t (x INTEGER)", "create"); }).ok());
+  const std::uint64_t syncs = database.stats().wal_syncs;
+  EXPECT_GE(syncs, 1u);
+
+  auto insert = [](int x) {
+    return [x](SqliteConnection& c) { return c.execute("INSERT INTO t VALUES (" + std::to_string(x) + ")", "insert"); };
+  };
+  ASSERT_TRUE(database.write(insert(1), WriteKind::kAny, WriteDurability::kCommitted).ok());
+  EXPECT_EQ(database.stats().wal_syncs, syncs);  // answered at its commit
+  Result<std::int64_t> rows = database.read_returning<std::int64_t>([](SqliteConnection& c) -> Result<std::int64_t> {
+    auto count = c.prepare("SELECT count(*) FROM t");
+    if (!count.ok()) return count.take_error();
+    if (!count->step("count").ok()) return make_error(ErrorCode::kInternal, "count");
+    return count->column_int64(0);
+  });
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(*rows, 1);  // visible once answered
+
+  ASSERT_TRUE(database.write(insert(2)).ok());
+  EXPECT_EQ(database.stats().wal_syncs, syncs + 1);  // a synced write is synced (and covers the earlier one)
+}
+
 TEST_F(SqliteDatabaseTest, MigrationsAreAppliedOnceAndReopeningIsIdempotent) {
   {
     auto storage = open_ok();
