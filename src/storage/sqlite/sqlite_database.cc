@@ -677,31 +677,36 @@ void SqliteDatabase::run_writer() {
       std::unique_lock lock(queue_mutex_);
       queue_changed_.wait(lock, [this] { return !queue_.empty() || writes_closed_; });
       if (queue_.empty()) return;  // closed and drained
-      while (!queue_.empty() && batch.size() < write_batch_max_) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      take_queued(batch);
     }
     commit_batch(batch);
     batch.clear();
   }
 }
 
-void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
-  SqliteConnection& connection = *writer_connection_;
-  std::vector<Status> results(batch.size());
-  std::optional<Error> batch_error;  // set when nothing in the batch was committed
-
-  const bool refused = sync_failed_.load();
-  if (refused) {
-    batch_error = make_error(ErrorCode::kUnavailable,
-                             "storage stopped writing after a failed disk sync; check the disk and restart");
-  } else {
-    Status begun = connection.execute("BEGIN IMMEDIATE", "beginning a write transaction");
-    if (!begun.ok()) batch_error = begun.take_error();
+void SqliteDatabase::take_queued(std::vector<PendingWrite>& batch) {
+  while (!queue_.empty() && batch.size() < write_batch_max_) {
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
   }
+}
 
-  for (std::size_t i = 0; i < batch.size() && !batch_error; ++i) {
+bool SqliteDatabase::sync_running() {
+  std::lock_guard lock(sync_mutex_);
+  return sync_busy_ || !sync_queue_.empty();
+}
+
+bool SqliteDatabase::hold_open(const std::vector<PendingWrite>& batch) {
+  if (!sync_thread_ || batch.size() >= write_batch_max_) return false;
+  bool sync_wanted = false;
+  for (const PendingWrite& write : batch) sync_wanted = sync_wanted || write.durability == WriteDurability::kSynced;
+  return sync_wanted && sync_running();
+}
+
+void SqliteDatabase::run_writes(std::vector<PendingWrite>& batch, std::size_t from, std::vector<Status>& results,
+                                std::optional<Error>& batch_error) {
+  SqliteConnection& connection = *writer_connection_;
+  for (std::size_t i = from; i < batch.size() && !batch_error; ++i) {
     if (batch[i].kind == WriteKind::kChecksBeforeWriting) {
       const sqlite3_int64 changes_before = sqlite3_total_changes64(connection.handle());
       results[i] = run_guarded(batch[i].function, connection);
@@ -735,6 +740,35 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
     }
     Status released = connection.execute(kReleaseSavepoint, "releasing a savepoint");
     if (!released.ok()) batch_error = released.take_error();
+  }
+}
+
+void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
+  SqliteConnection& connection = *writer_connection_;
+  std::vector<Status> results;
+  std::optional<Error> batch_error;  // set when nothing in the batch was committed
+
+  const bool refused = sync_failed_.load();
+  if (refused) {
+    batch_error = make_error(ErrorCode::kUnavailable,
+                             "storage stopped writing after a failed disk sync; check the disk and restart");
+  } else {
+    Status begun = connection.execute("BEGIN IMMEDIATE", "beginning a write transaction");
+    if (!begun.ok()) batch_error = begun.take_error();
+  }
+
+  // Runs the batch's closures, and while a sync is running (its callers could not be answered before the sync
+  // after it anyway) keeps the transaction open and takes more: one commit per sync rather than several, each
+  // rewriting the same hot pages into the log.
+  for (std::size_t from = 0;;) {
+    results.resize(batch.size());
+    run_writes(batch, from, results, batch_error);
+    from = batch.size();
+    if (batch_error || !hold_open(batch)) break;
+    std::unique_lock lock(queue_mutex_);
+    queue_changed_.wait(lock, [this] { return !queue_.empty() || writes_closed_ || !sync_running(); });
+    take_queued(batch);
+    if (batch.size() == from) break;  // the sync is done (or the writer is closing): commit
   }
 
   if (!batch_error) {
@@ -816,6 +850,18 @@ void SqliteDatabase::run_syncer() {
     Status synced;
     if (any_committed) synced = sync_wal();
     for (CommittedBatch& b : taken) answer(b, synced);
+    bool idle = false;
+    {
+      std::lock_guard lock(sync_mutex_);
+      sync_busy_ = false;
+      idle = sync_queue_.empty();
+    }
+    if (idle) {
+      // A writer holding its transaction open for this sync to end commits now. Taking the queue's lock orders
+      // the notification after the writer's check of sync_running().
+      { std::lock_guard lock(queue_mutex_); }
+      queue_changed_.notify_one();
+    }
   }
 }
 

@@ -134,7 +134,10 @@ struct SqliteWriterStats {
 // synchronous=OFF); the WAL file is fdatasynced after each commit, and only then are the batch's callers
 // answered, in commit order. When writes are waiting (or a sync is already running) a sync thread does it, so the
 // writer runs the next batch while the disk syncs the previous ones, and one sync covers every batch committed
-// before it started; otherwise the writer syncs itself (no thread hand-off on an idle server). If a sync fails,
+// before it started; otherwise the writer syncs itself (no thread hand-off on an idle server). While a sync runs,
+// the writer keeps its batch's transaction open and adds the writes that arrive (up to write_batch_max), and
+// commits once the sync is done: their callers could not be answered before the next sync anyway, and one
+// commit per sync writes each hot page into the log once instead of once per commit. If a sync fails,
 // that group's writers get kInternal and every later write is refused with kUnavailable until the process is
 // restarted: after a failed fdatasync the kernel may have dropped the unwritten pages. Checkpoints (the thread's
 // connection, and the writer's own past 4 x checkpoint_pages) run with synchronous=FULL: the WAL is synced before
@@ -251,6 +254,12 @@ class SqliteDatabase {
 
   void run_writer();
   void commit_batch(std::vector<PendingWrite>& batch);
+  // Runs batch[from..] in the open transaction; sets batch_error when the whole batch is lost.
+  void run_writes(std::vector<PendingWrite>& batch, std::size_t from, std::vector<Status>& results,
+                  std::optional<Error>& batch_error);
+  void take_queued(std::vector<PendingWrite>& batch);      // with queue_mutex_ held, up to write_batch_max
+  bool sync_running();                                     // a sync is running or batches wait for one
+  bool hold_open(const std::vector<PendingWrite>& batch);  // keep the transaction open for more writes
   void run_syncer();
   Status sync_wal();  // fdatasync of the WAL file (and, the first time, of its directory)
   static void answer(CommittedBatch& batch, const Status& synced);  // in order; a failed sync fails the committed

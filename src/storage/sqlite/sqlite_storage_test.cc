@@ -1389,6 +1389,60 @@ TEST_F(SqliteDatabaseTest, FailingClosureDoesNotFailItsBatchNeighbours) {
   EXPECT_FALSE(storage->sessions().find("rolled-back")->has_value());
 }
 
+TEST_F(SqliteDatabaseTest, WritesArrivingDuringASyncWaitForItInOneOpenTransaction) {
+  config_.write_batch_max = 2;
+  auto storage = open_ok();
+  ASSERT_NE(storage, nullptr);
+  SqliteDatabase& database = storage->database();
+  ASSERT_TRUE(database.write([](SqliteConnection& c) { return c.execute("CREATE TABLE t (x INTEGER)", "create"); }).ok());
+
+  auto insert = [](int x) {
+    return [x](SqliteConnection& c) { return c.execute("INSERT INTO t VALUES (" + std::to_string(x) + ")", "insert"); };
+  };
+  std::promise<void> release_sync;
+  std::shared_future<void> sync_released = release_sync.get_future().share();
+  std::promise<std::string> first_answered;
+  std::atomic<int> answered{0};
+  auto counted = [&](Status status) {
+    EXPECT_TRUE(status.ok());
+    answered.fetch_add(1);
+  };
+  std::uint64_t batches_before = 0;
+  {
+    WriterHold hold(database);
+    batches_before = database.stats().batches_committed;
+    // Batch [1, 2] is committed with 3 still queued, so the sync thread answers it, and blocks in 1's answer.
+    database.write_async(insert(1), [&](Status status) {
+      EXPECT_TRUE(status.ok());
+      first_answered.set_value(thread_name());
+      sync_released.wait();
+      answered.fetch_add(1);
+    });
+    database.write_async(insert(2), counted);
+    database.write_async(insert(3), counted);
+    ASSERT_TRUE(wait_for_queued_writes(database, 3));
+  }
+  ASSERT_EQ(first_answered.get_future().get(), "lk-sql-sync");
+
+  // 3 runs, and its transaction stays open while the sync thread is busy: not committed, not visible.
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(database.stats().batches_committed, batches_before + 2);  // the hold's, then [1, 2]
+  EXPECT_EQ(raw_query("SELECT count(*) FROM t"), 2);
+  // 4 joins the same transaction, which is then full (write_batch_max 2) and committed.
+  database.write_async(insert(4), counted);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (database.stats().batches_committed < batches_before + 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(database.stats().batches_committed, batches_before + 3);
+  EXPECT_EQ(raw_query("SELECT count(*) FROM t"), 4);
+  EXPECT_EQ(answered.load(), 0);  // nobody overtook 1's answer
+
+  release_sync.set_value();
+  while (answered.load() < 4 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(answered.load(), 4);
+}
+
 TEST_F(SqliteDatabaseTest, ChecksBeforeWritingClosuresRunWithoutASavepoint) {
   auto storage = open_ok();
   ASSERT_NE(storage, nullptr);
