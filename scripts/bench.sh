@@ -25,7 +25,7 @@
 # BENCH_RELAY_DEVICES (1: devices per recipient), BENCH_RELAY_SENDERS (48), BENCH_RELAY_WS_WINDOW (32: send frames in flight per sender socket),
 # BENCH_RELAY_CONNECTIONS (10000 idle sockets), BENCH_RELAY_IDLE_DEVICES (6), BENCH_RELAY_LOADGEN_THREADS (1),
 # BENCH_RELAY_STEADY_RATE (1000 sends/s), BENCH_RELAY_SCENARIOS (idle,online-http,online-ws,paced,offline),
-# BENCH_RELAY_STORAGE_EXTRA (lines added to the relay server's [storage] table, e.g. 'checkpoint_pages = 4000'),
+# BENCH_RELAY_STORAGE_EXTRA (lines added to the relay server's [storage] table, e.g. 'checkpoint_pages = 8000'),
 # BENCH_RELAY_SERVER_EXTRA (lines added to its [server] table, e.g. 'io_threads = 1'),
 # BENCH_RELAY_HALF_RATE (sends/s of the socket's half-rate run when the scenarios have no online-ws max run to halve).
 # Exit status: 0 when every run completed without errors and the server exited 0 on SIGTERM, else 1.

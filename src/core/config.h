@@ -43,7 +43,7 @@ struct StorageConfig {
   int sqlite_busy_timeout_ms = 5000;              // wait this long for a lock before failing
   int write_batch_max = 256;                      // writes committed together in one transaction at most
   int read_connections = 16;                      // read-only connections kept open at most
-  int checkpoint_pages = 1000;                    // WAL pages that start a background checkpoint
+  int checkpoint_pages = 4000;                    // WAL pages that start a background checkpoint
   int read_cache_kib = 256;                       // page cache of each read-only connection
   int write_cache_kib = 65536;                    // page cache of the writer's connection
 };
