@@ -170,8 +170,8 @@ enum class WriteKind {
 // When a write's caller is answered.
 enum class WriteDurability {
   kSynced,     // once its commit is on disk (with synchronous=full, after the WAL sync)
-  // Once committed: visible to reads at once, on disk with the next sync. A crash before that sync may undo it,
-  // and a failed sync does not fail it. For writes nobody waits on the durability of (acknowledgements, whose
+  // Once committed: visible to reads at once, on disk with the next sync. A power loss before that sync may undo
+  // it (a killed process does not: the log is in the kernel's cache), and a failed sync does not fail it. For writes nobody waits on the durability of (acknowledgements, whose
   // loss means a redelivery); a batch of only these costs no sync of its own.
   kCommitted,
 };
