@@ -1047,11 +1047,27 @@ std::string thread_name() {
   return name;
 }
 
+// A scratch table t (x INTEGER) for tests of the writer itself.
+Status create_scratch_table(SqliteDatabase& database) {
+  return database.write([](SqliteConnection& c) { return c.execute("CREATE TABLE t (x INTEGER)", "create"); });
+}
+
+SqliteDatabase::WriteFunction insert_scratch_row(int x) {
+  return [x](SqliteConnection& c) -> Status {
+    auto insert = c.prepare("INSERT INTO t (x) VALUES (?1)");
+    if (!insert.ok()) return insert.take_error();
+    insert->bind_int64(1, x);
+    auto ran = insert->run("insert");
+    if (!ran.ok()) return ran.take_error();
+    return {};
+  };
+}
+
 TEST_F(SqliteDatabaseTest, AnswersWritesOnlyAfterTheLogWasSyncedAndInCommitOrder) {
   auto storage = open_ok();
   ASSERT_NE(storage, nullptr);
   SqliteDatabase& database = storage->database();
-  ASSERT_TRUE(database.write([](SqliteConnection& c) { return c.execute("CREATE TABLE t (x INTEGER)", "create"); }).ok());
+  ASSERT_TRUE(create_scratch_table(database).ok());
   const std::uint64_t syncs_before = database.stats().wal_syncs;
   EXPECT_GE(syncs_before, 1u);
 
@@ -1063,14 +1079,7 @@ TEST_F(SqliteDatabaseTest, AnswersWritesOnlyAfterTheLogWasSyncedAndInCommitOrder
   std::promise<void> all_answered;
   for (int i = 0; i < kWrites; ++i) {
     database.write_async(
-        [i](SqliteConnection& c) -> Status {
-          auto insert = c.prepare("INSERT INTO t (x) VALUES (?1)");
-          if (!insert.ok()) return insert.take_error();
-          insert->bind_int64(1, i);
-          auto ran = insert->run("insert");
-          if (!ran.ok()) return ran.take_error();
-          return {};
-        },
+        insert_scratch_row(i),
         [&, i](Status status) {
           EXPECT_TRUE(status.ok());
           std::lock_guard lock(mutex);
@@ -1095,7 +1104,7 @@ TEST_F(SqliteDatabaseTest, AnswersWritesOnlyAfterTheLogWasSyncedAndInCommitOrder
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const std::uint64_t syncs_idle = database.stats().wal_syncs;
   std::promise<std::pair<std::string, std::uint64_t>> alone;
-  database.write_async([](SqliteConnection& c) { return c.execute("INSERT INTO t (x) VALUES (-1)", "insert"); },
+  database.write_async(insert_scratch_row(-1),
                        [&](Status status) {
                          EXPECT_TRUE(status.ok());
                          alone.set_value({thread_name(), database.stats().wal_syncs});
@@ -1141,14 +1150,11 @@ TEST_F(SqliteDatabaseTest, CommittedDurabilityWritesAreAnsweredWithoutASyncOfThe
   auto storage = open_ok();
   ASSERT_NE(storage, nullptr);
   SqliteDatabase& database = storage->database();
-  ASSERT_TRUE(database.write([](SqliteConnection& c) { return c.execute("CREATE TABLE t (x INTEGER)", "create"); }).ok());
+  ASSERT_TRUE(create_scratch_table(database).ok());
   const std::uint64_t syncs = database.stats().wal_syncs;
   EXPECT_GE(syncs, 1u);
 
-  auto insert = [](int x) {
-    return [x](SqliteConnection& c) { return c.execute("INSERT INTO t VALUES (" + std::to_string(x) + ")", "insert"); };
-  };
-  ASSERT_TRUE(database.write(insert(1), WriteKind::kAny, WriteDurability::kCommitted).ok());
+  ASSERT_TRUE(database.write(insert_scratch_row(1), WriteKind::kAny, WriteDurability::kCommitted).ok());
   EXPECT_EQ(database.stats().wal_syncs, syncs);  // answered at its commit
   Result<std::int64_t> rows = database.read_returning<std::int64_t>([](SqliteConnection& c) -> Result<std::int64_t> {
     auto count = c.prepare("SELECT count(*) FROM t");
@@ -1159,7 +1165,7 @@ TEST_F(SqliteDatabaseTest, CommittedDurabilityWritesAreAnsweredWithoutASyncOfThe
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(*rows, 1);  // visible once answered
 
-  ASSERT_TRUE(database.write(insert(2)).ok());
+  ASSERT_TRUE(database.write(insert_scratch_row(2)).ok());
   EXPECT_EQ(database.stats().wal_syncs, syncs + 1);  // a synced write is synced (and covers the earlier one)
 }
 
@@ -1394,11 +1400,8 @@ TEST_F(SqliteDatabaseTest, WritesArrivingDuringASyncWaitForItInOneOpenTransactio
   auto storage = open_ok();
   ASSERT_NE(storage, nullptr);
   SqliteDatabase& database = storage->database();
-  ASSERT_TRUE(database.write([](SqliteConnection& c) { return c.execute("CREATE TABLE t (x INTEGER)", "create"); }).ok());
+  ASSERT_TRUE(create_scratch_table(database).ok());
 
-  auto insert = [](int x) {
-    return [x](SqliteConnection& c) { return c.execute("INSERT INTO t VALUES (" + std::to_string(x) + ")", "insert"); };
-  };
   std::promise<void> release_sync;
   std::shared_future<void> sync_released = release_sync.get_future().share();
   std::promise<std::string> first_answered;
@@ -1412,14 +1415,14 @@ TEST_F(SqliteDatabaseTest, WritesArrivingDuringASyncWaitForItInOneOpenTransactio
     WriterHold hold(database);
     batches_before = database.stats().batches_committed;
     // Batch [1, 2] is committed with 3 still queued, so the sync thread answers it, and blocks in 1's answer.
-    database.write_async(insert(1), [&](Status status) {
+    database.write_async(insert_scratch_row(1), [&](Status status) {
       EXPECT_TRUE(status.ok());
       first_answered.set_value(thread_name());
       sync_released.wait();
       answered.fetch_add(1);
     });
-    database.write_async(insert(2), counted);
-    database.write_async(insert(3), counted);
+    database.write_async(insert_scratch_row(2), counted);
+    database.write_async(insert_scratch_row(3), counted);
     ASSERT_TRUE(wait_for_queued_writes(database, 3));
   }
   ASSERT_EQ(first_answered.get_future().get(), "lk-sql-sync");
@@ -1429,7 +1432,7 @@ TEST_F(SqliteDatabaseTest, WritesArrivingDuringASyncWaitForItInOneOpenTransactio
   EXPECT_EQ(database.stats().batches_committed, batches_before + 2);  // the hold's, then [1, 2]
   EXPECT_EQ(raw_query("SELECT count(*) FROM t"), 2);
   // 4 joins the same transaction, which is then full (write_batch_max 2) and committed.
-  database.write_async(insert(4), counted);
+  database.write_async(insert_scratch_row(4), counted);
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (database.stats().batches_committed < batches_before + 3 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(1ms);
