@@ -43,10 +43,10 @@ class MessageStore {
   virtual Result<std::vector<Envelope>> fetch(const std::string& uuid, std::uint32_t device_id,
                                               std::int64_t after_id, int limit) = 0;
 
-  // Deletes the listed envelopes of this device (ids of other devices are ignored), without blocking; failures
-  // are logged (the envelopes are then delivered again, which clients tolerate). The deletion does not wait for
-  // a disk sync of its own: it reaches the disk with the next stored envelope's, so a power loss just after may
-  // bring the envelopes back (delivered again).
+  // Deletes the listed envelopes of this device (ids of other devices are ignored), without blocking;
+  // failures are logged (the envelopes are then delivered again, which clients tolerate). The deletion does
+  // not wait for a disk sync of its own: it reaches the disk with the next stored envelope's, so a power loss
+  // just after may bring the envelopes back (delivered again).
   virtual void acknowledge(const std::string& uuid, std::uint32_t device_id, std::vector<std::int64_t> ids) = 0;
 
   // Blocks until every acknowledge() submitted before the call has been applied, so that a device reconnecting

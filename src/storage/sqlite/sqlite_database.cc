@@ -649,7 +649,8 @@ Status SqliteDatabase::write(WriteFunction function, WriteKind kind, WriteDurabi
   auto promise = std::make_shared<std::promise<Status>>();
   std::future<Status> done = promise->get_future();
   write_async(
-      std::move(function), [promise](Status status) { promise->set_value(std::move(status)); }, kind, durability);
+      std::move(function), [promise](Status status) { promise->set_value(std::move(status)); }, kind,
+      durability);
   return done.get();
 }
 
@@ -696,15 +697,17 @@ bool SqliteDatabase::sync_running() {
   return sync_busy_ || !sync_queue_.empty();
 }
 
-bool SqliteDatabase::hold_open(const std::vector<PendingWrite>& batch) {
-  if (!sync_thread_ || batch.size() >= write_batch_max_) return false;
-  bool sync_wanted = false;
-  for (const PendingWrite& write : batch) sync_wanted = sync_wanted || write.durability == WriteDurability::kSynced;
-  return sync_wanted && sync_running();
+bool SqliteDatabase::wants_sync(const std::vector<PendingWrite>& batch) {
+  return std::any_of(batch.begin(), batch.end(),
+                     [](const PendingWrite& write) { return write.durability == WriteDurability::kSynced; });
 }
 
-void SqliteDatabase::run_writes(std::vector<PendingWrite>& batch, std::size_t from, std::vector<Status>& results,
-                                std::optional<Error>& batch_error) {
+bool SqliteDatabase::hold_open(const std::vector<PendingWrite>& batch) {
+  return sync_thread_ && batch.size() < write_batch_max_ && wants_sync(batch) && sync_running();
+}
+
+void SqliteDatabase::run_writes(std::vector<PendingWrite>& batch, std::size_t from,
+                                std::vector<Status>& results, std::optional<Error>& batch_error) {
   SqliteConnection& connection = *writer_connection_;
   for (std::size_t i = from; i < batch.size() && !batch_error; ++i) {
     if (batch[i].kind == WriteKind::kChecksBeforeWriting) {
@@ -715,7 +718,8 @@ void SqliteDatabase::run_writes(std::vector<PendingWrite>& batch, std::size_t fr
       } else if (!results[i].ok() && sqlite3_total_changes64(connection.handle()) != changes_before) {
         // It failed after changing rows, which only the whole transaction can undo.
         log::error("sqlite_write_failed_after_changes", {{"error", results[i].error().message}});
-        batch_error = make_error(ErrorCode::kInternal, "a write failed after changing rows; its batch was rolled back");
+        batch_error =
+            make_error(ErrorCode::kInternal, "a write failed after changing rows; its batch was rolled back");
       }
       continue;
     }
@@ -799,17 +803,16 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
   committed.committed = !batch_error;
   committed.done.reserve(batch.size());
   committed.results.reserve(batch.size());
-  bool sync_wanted = false;
+  const bool sync_wanted = wants_sync(batch);
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    sync_wanted = sync_wanted || batch[i].durability == WriteDurability::kSynced;
     committed.done.push_back(std::move(batch[i].done));
     committed.results.push_back(batch_error ? Status(*batch_error) : std::move(results[i]));
   }
   if (!sync_thread_) {
     answer(committed, Status());  // synchronous=normal: COMMIT is as durable as it gets
   } else if (!sync_wanted) {
-    // Only WriteDurability::kCommitted writes: answered now, synced by the next batch's sync. Their answers may
-    // overtake older batches still waiting for theirs.
+    // Only WriteDurability::kCommitted writes: answered now, synced by the next batch's sync. Their answers
+    // may overtake older batches still waiting for theirs.
     answer(committed, Status());
   } else {
     // With no write waiting and nothing being synced, the writer syncs this batch itself: a hand-off would only
@@ -857,8 +860,8 @@ void SqliteDatabase::run_syncer() {
       idle = sync_queue_.empty();
     }
     if (idle) {
-      // A writer holding its transaction open for this sync to end commits now. Taking the queue's lock orders
-      // the notification after the writer's check of sync_running().
+      // A writer holding its transaction open for this sync to end commits now. Taking the queue's lock
+      // orders the notification after the writer's check of sync_running().
       { std::lock_guard lock(queue_mutex_); }
       queue_changed_.notify_one();
     }

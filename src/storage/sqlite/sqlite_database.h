@@ -127,28 +127,29 @@ struct SqliteWriterStats {
 // until the closure's batch is committed: the writer takes up to write_batch_max queued closures, runs them
 // in one BEGIN IMMEDIATE transaction, each in its own SAVEPOINT (a closure that answers an error is rolled
 // back alone and its caller gets that error), then COMMITs once. A closure queued as
-// WriteKind::kChecksBeforeWriting runs without a savepoint (see there). An ok answer from write() therefore means
-// durable (with synchronous=full, even across power loss; with normal, across a killed process).
+// WriteKind::kChecksBeforeWriting runs without a savepoint (see there). An ok answer from write() therefore
+// means durable (with synchronous=full, even across power loss; with normal, across a killed process).
 //
 // Durability with synchronous=full: the writer's COMMIT does not wait for the disk (its connection runs with
 // synchronous=OFF); the WAL file is fdatasynced after each commit, and only then are the batch's callers
-// answered, in commit order. When writes are waiting (or a sync is already running) a sync thread does it, so the
-// writer runs the next batch while the disk syncs the previous ones, and one sync covers every batch committed
-// before it started; otherwise the writer syncs itself (no thread hand-off on an idle server). While a sync runs,
-// the writer keeps its batch's transaction open and adds the writes that arrive (up to write_batch_max), and
-// commits once the sync is done: their callers could not be answered before the next sync anyway, and one
-// commit per sync writes each hot page into the log once instead of once per commit. If a sync fails,
-// that group's writers get kInternal and every later write is refused with kUnavailable until the process is
-// restarted: after a failed fdatasync the kernel may have dropped the unwritten pages. Checkpoints (the thread's
-// connection, and the writer's own past 4 x checkpoint_pages) run with synchronous=FULL: the WAL is synced before
-// its pages are copied and the database file after, before the WAL may start over. Readers may see a batch that
-// is committed and not yet synced: its writers have not been answered yet.
+// answered, in commit order. When writes are waiting (or a sync is already running) a sync thread does it, so
+// the writer runs the next batch while the disk syncs the previous ones, and one sync covers every batch
+// committed before it started; otherwise the writer syncs itself (no thread hand-off on an idle server).
+// While a sync runs, the writer keeps its batch's transaction open and adds the writes that arrive (up to
+// write_batch_max), and commits once the sync is done: their callers could not be answered before the next
+// sync anyway, and one commit per sync writes each hot page into the log once instead of once per commit. If
+// a sync fails, that group's writers get kInternal and every later write is refused with kUnavailable until
+// the process is restarted: after a failed fdatasync the kernel may have dropped the unwritten pages.
+// Checkpoints (the thread's connection, and the writer's own past 4 x checkpoint_pages) run with
+// synchronous=FULL: the WAL is synced before its pages are copied and the database file after, before the WAL
+// may start over. Readers may see a batch that is committed and not yet synced: its writers have not been
+// answered yet.
 //
-// Checkpoints: SQLite's automatic checkpoint is off. When a commit leaves at least checkpoint_pages in the WAL, a
-// checkpoint thread with its own connection runs a PASSIVE checkpoint, concurrently with the writer. The WAL
-// only starts over when a batch begins with all of it copied, which a busy writer never sees; so when a commit
-// leaves 4 x checkpoint_pages, the writer itself copies what is left (little: the thread did the rest) before
-// its next batch, which then starts the WAL from its beginning.
+// Checkpoints: SQLite's automatic checkpoint is off. When a commit leaves at least checkpoint_pages in the
+// WAL, a checkpoint thread with its own connection runs a PASSIVE checkpoint, concurrently with the writer.
+// The WAL only starts over when a batch begins with all of it copied, which a busy writer never sees; so when
+// a commit leaves 4 x checkpoint_pages, the writer itself copies what is left (little: the thread did the
+// rest) before its next batch, which then starts the WAL from its beginning.
 //
 // Reads: read() lends a read-only connection from a pool of at most read_connections, opened on demand, and
 // runs the closure inside one read transaction (a consistent snapshot), concurrently with the writer (WAL).
@@ -160,19 +161,20 @@ enum class WriteKind {
   // It may answer an error after changing rows: it runs in its own SAVEPOINT, and an error rolls back its
   // changes alone.
   kAny,
-  // It answers an error only before its first change (it checks, then writes), so it runs without a savepoint
-  // and SQLite journals no page copies for it. Should it answer an error after changing rows anyway (a storage
-  // error midway), its changes cannot be undone alone: the whole batch is rolled back and every closure in it
-  // gets kInternal. For the relay's hot writes.
+  // It answers an error only before its first change (it checks, then writes), so it runs without a
+  // savepoint and SQLite journals no page copies for it. Should it answer an error after changing rows anyway
+  // (a storage error midway), its changes cannot be undone alone: the whole batch is rolled back and every
+  // closure in it gets kInternal. For the relay's hot writes.
   kChecksBeforeWriting,
 };
 
 // When a write's caller is answered.
 enum class WriteDurability {
-  kSynced,     // once its commit is on disk (with synchronous=full, after the WAL sync)
-  // Once committed: visible to reads at once, on disk with the next sync. A power loss before that sync may undo
-  // it (a killed process does not: the log is in the kernel's cache), and a failed sync does not fail it. For writes nobody waits on the durability of (acknowledgements, whose
-  // loss means a redelivery); a batch of only these costs no sync of its own.
+  kSynced,  // once its commit is on disk (with synchronous=full, after the WAL sync)
+  // Once committed: visible to reads at once, on disk with the next sync. A power loss before that sync may
+  // undo it (a killed process does not: the log is in the kernel's cache), and a failed sync does not fail
+  // it. For writes nobody waits on the durability of (acknowledgements, whose loss means a redelivery); a
+  // batch of only these costs no sync of its own.
   kCommitted,
 };
 
@@ -260,6 +262,7 @@ class SqliteDatabase {
   void take_queued(std::vector<PendingWrite>& batch);      // with queue_mutex_ held, up to write_batch_max
   bool sync_running();                                     // a sync is running or batches wait for one
   bool hold_open(const std::vector<PendingWrite>& batch);  // keep the transaction open for more writes
+  static bool wants_sync(const std::vector<PendingWrite>& batch);  // a kSynced write is in it
   void run_syncer();
   Status sync_wal();  // fdatasync of the WAL file (and, the first time, of its directory)
   static void answer(CommittedBatch& batch, const Status& synced);  // in order; a failed sync fails the committed

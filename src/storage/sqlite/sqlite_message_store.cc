@@ -1,10 +1,10 @@
 #include "storage/sqlite/sqlite_message_store.h"
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <memory>
 #include <string_view>
-
-#include <sqlite3.h>
 
 #include "core/logging.h"
 

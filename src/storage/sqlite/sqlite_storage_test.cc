@@ -1035,8 +1035,8 @@ TEST_F(SqliteDatabaseTest, UsesWalForeignKeysAndMemoryJournals) {
   EXPECT_EQ(journal_mode, "wal");
   EXPECT_EQ(foreign_keys, 1);
   EXPECT_EQ(synchronous, 0);  // OFF: with synchronous=full the sync thread syncs each commit (next test)
-  // MEMORY: each write's savepoint journal stays in memory instead of spilling to a temporary file past 64 KiB
-  // (two pwrite calls per journaled page, the writer's largest cost under load before).
+  // MEMORY: each write's savepoint journal stays in memory instead of spilling to a temporary file past 64
+  // KiB (two pwrite calls per journaled page, the writer's largest cost under load before).
   EXPECT_EQ(temp_store, 2);
 }
 
@@ -1049,7 +1049,8 @@ std::string thread_name() {
 
 // A scratch table t (x INTEGER) for tests of the writer itself.
 Status create_scratch_table(SqliteDatabase& database) {
-  return database.write([](SqliteConnection& c) { return c.execute("CREATE TABLE t (x INTEGER)", "create"); });
+  return database.write(
+      [](SqliteConnection& c) { return c.execute("CREATE TABLE t (x INTEGER)", "create"); });
 }
 
 SqliteDatabase::WriteFunction insert_scratch_row(int x) {
@@ -1078,16 +1079,14 @@ TEST_F(SqliteDatabaseTest, AnswersWritesOnlyAfterTheLogWasSyncedAndInCommitOrder
   std::vector<std::string> threads;            // guarded by mutex
   std::promise<void> all_answered;
   for (int i = 0; i < kWrites; ++i) {
-    database.write_async(
-        insert_scratch_row(i),
-        [&, i](Status status) {
-          EXPECT_TRUE(status.ok());
-          std::lock_guard lock(mutex);
-          answered.push_back(i);
-          syncs_seen.push_back(database.stats().wal_syncs);
-          threads.push_back(thread_name());
-          if (answered.size() == kWrites) all_answered.set_value();
-        });
+    database.write_async(insert_scratch_row(i), [&, i](Status status) {
+      EXPECT_TRUE(status.ok());
+      std::lock_guard lock(mutex);
+      answered.push_back(i);
+      syncs_seen.push_back(database.stats().wal_syncs);
+      threads.push_back(thread_name());
+      if (answered.size() == kWrites) all_answered.set_value();
+    });
   }
   ASSERT_EQ(all_answered.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
   std::lock_guard lock(mutex);
@@ -1104,11 +1103,10 @@ TEST_F(SqliteDatabaseTest, AnswersWritesOnlyAfterTheLogWasSyncedAndInCommitOrder
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const std::uint64_t syncs_idle = database.stats().wal_syncs;
   std::promise<std::pair<std::string, std::uint64_t>> alone;
-  database.write_async(insert_scratch_row(-1),
-                       [&](Status status) {
-                         EXPECT_TRUE(status.ok());
-                         alone.set_value({thread_name(), database.stats().wal_syncs});
-                       });
+  database.write_async(insert_scratch_row(-1), [&](Status status) {
+    EXPECT_TRUE(status.ok());
+    alone.set_value({thread_name(), database.stats().wal_syncs});
+  });
   auto [thread, syncs] = alone.get_future().get();
   EXPECT_EQ(thread, "lk-sql-writer");
   EXPECT_EQ(syncs, syncs_idle + 1);
@@ -1156,12 +1154,13 @@ TEST_F(SqliteDatabaseTest, CommittedDurabilityWritesAreAnsweredWithoutASyncOfThe
 
   ASSERT_TRUE(database.write(insert_scratch_row(1), WriteKind::kAny, WriteDurability::kCommitted).ok());
   EXPECT_EQ(database.stats().wal_syncs, syncs);  // answered at its commit
-  Result<std::int64_t> rows = database.read_returning<std::int64_t>([](SqliteConnection& c) -> Result<std::int64_t> {
-    auto count = c.prepare("SELECT count(*) FROM t");
-    if (!count.ok()) return count.take_error();
-    if (!count->step("count").ok()) return make_error(ErrorCode::kInternal, "count");
-    return count->column_int64(0);
-  });
+  Result<std::int64_t> rows =
+      database.read_returning<std::int64_t>([](SqliteConnection& c) -> Result<std::int64_t> {
+        auto count = c.prepare("SELECT count(*) FROM t");
+        if (!count.ok()) return count.take_error();
+        if (!count->step("count").ok()) return make_error(ErrorCode::kInternal, "count");
+        return count->column_int64(0);
+      });
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(*rows, 1);  // visible once answered
 
@@ -1434,7 +1433,8 @@ TEST_F(SqliteDatabaseTest, WritesArrivingDuringASyncWaitForItInOneOpenTransactio
   // 4 joins the same transaction, which is then full (write_batch_max 2) and committed.
   database.write_async(insert_scratch_row(4), counted);
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (database.stats().batches_committed < batches_before + 3 && std::chrono::steady_clock::now() < deadline) {
+  while (database.stats().batches_committed < batches_before + 3 &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(1ms);
   }
   EXPECT_EQ(database.stats().batches_committed, batches_before + 3);
@@ -1460,7 +1460,9 @@ TEST_F(SqliteDatabaseTest, ChecksBeforeWritingClosuresRunWithoutASavepoint) {
     writers.emplace_back([&] { first = database.write(insert_session_row("first")); });
     writers.emplace_back([&] {
       refused = database.write(
-          [](SqliteConnection&) -> Status { return make_error(ErrorCode::kConflict, "refused before writing"); },
+          [](SqliteConnection&) -> Status {
+            return make_error(ErrorCode::kConflict, "refused before writing");
+          },
           kChecks);
     });
     writers.emplace_back([&] {
