@@ -710,30 +710,30 @@ void SqliteDatabase::run_writes(std::vector<PendingWrite>& batch, std::size_t fr
                                 std::vector<Status>& results, std::optional<Error>& batch_error) {
   SqliteConnection& connection = *writer_connection_;
   for (std::size_t i = from; i < batch.size() && !batch_error; ++i) {
-    if (batch[i].kind == WriteKind::kChecksBeforeWriting) {
-      const sqlite3_int64 changes_before = sqlite3_total_changes64(connection.handle());
-      results[i] = run_guarded(batch[i].function, connection);
-      if (!connection.in_transaction()) {
-        batch_error = make_error(ErrorCode::kInternal, "the write transaction was rolled back by SQLite");
-      } else if (!results[i].ok() && sqlite3_total_changes64(connection.handle()) != changes_before) {
-        // It failed after changing rows, which only the whole transaction can undo.
-        log::error("sqlite_write_failed_after_changes", {{"error", results[i].error().message}});
-        batch_error =
-            make_error(ErrorCode::kInternal, "a write failed after changing rows; its batch was rolled back");
+    const bool in_savepoint = batch[i].kind == WriteKind::kAny;
+    if (in_savepoint) {
+      Status opened = connection.execute(kSavepoint, "opening a savepoint");
+      if (!opened.ok()) {
+        batch_error = opened.take_error();
+        break;
       }
-      continue;
     }
-    Status opened = connection.execute(kSavepoint, "opening a savepoint");
-    if (!opened.ok()) {
-      batch_error = opened.take_error();
-      break;
-    }
+    const sqlite3_int64 changes_before = sqlite3_total_changes64(connection.handle());
     results[i] = run_guarded(batch[i].function, connection);
     if (!connection.in_transaction()) {
       // SQLite rolled the whole transaction back (I/O error, disk full, ...): the earlier closures are lost
       // too.
       batch_error = make_error(ErrorCode::kInternal, "the write transaction was rolled back by SQLite");
       break;
+    }
+    if (!in_savepoint) {
+      if (!results[i].ok() && sqlite3_total_changes64(connection.handle()) != changes_before) {
+        // It failed after changing rows, which only the whole transaction can undo.
+        log::error("sqlite_write_failed_after_changes", {{"error", results[i].error().message}});
+        batch_error =
+            make_error(ErrorCode::kInternal, "a write failed after changing rows; its batch was rolled back");
+      }
+      continue;
     }
     if (!results[i].ok()) {
       Status rolled_back = connection.execute(kRollbackToSavepoint, "rolling back a savepoint");
