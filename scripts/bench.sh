@@ -28,6 +28,7 @@
 # BENCH_RELAY_STORAGE_EXTRA (lines added to the relay server's [storage] table, e.g. 'checkpoint_pages = 8000'),
 # BENCH_RELAY_SERVER_EXTRA (lines added to its [server] table, e.g. 'io_threads = 1'),
 # BENCH_RELAY_HALF_RATE (sends/s of the socket's half-rate run when the scenarios have no online-ws max run to halve).
+# LATCHKEY_RELAY_LOADGEN (a relay load generator binary to use instead of $BUILD_DIR/bench/latchkey_relay_loadgen).
 # Exit status: 0 when every run completed without errors and the server exited 0 on SIGTERM, else 1.
 set -euo pipefail
 
@@ -59,7 +60,7 @@ OUT_DIR="$BUILD_DIR/bench"
 SERVER="${LATCHKEYD:-$BUILD_DIR/latchkeyd}"
 LOADGEN="$OUT_DIR/latchkey_loadgen"
 MICRO="$OUT_DIR/latchkey_micro_bench"
-RELAY_LOADGEN="$OUT_DIR/latchkey_relay_loadgen"
+RELAY_LOADGEN="${LATCHKEY_RELAY_LOADGEN:-$OUT_DIR/latchkey_relay_loadgen}"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -11,20 +11,31 @@
 //   - hold() stops writes from starting; async_flush() lifts the hold and completes once nothing is pending or in
 //     flight (or the socket failed). WsChannel (net/server.cc) holds, writes what it has queued (up to a
 //     bound), then flushes and waits: one write in flight, and the memory it gathers is bounded by the bound.
-// Reads pass straight through. A write error is kept: later writes and flushes complete with it at once.
+// Reads: Beast reads a frame in pieces (its 1,536-byte read buffer first, then exactly the rest of the frame),
+// and a read that fills its buffer makes Asio try the next one at once, which mostly finds nothing (EAGAIN): on
+// loopback, three receive calls per 2 KiB frame. So once a socket read has filled its buffer (more is probably
+// waiting), the next one also asks for up to kReadAheadBytes beyond what Beast wants, into a read-ahead buffer
+// that later reads are served from without a system call. The buffer is given back as soon as it is drained
+// after a read that did not fill it, so an idle socket holds none (unless its last read happened to end exactly
+// at the end of its buffer: then it holds one until its next data arrives).
+// A write error is kept: later writes and flushes complete with it at once.
 // Not thread-safe: like the socket, it is used from one thread (the connection's io_context) at a time.
 #pragma once
 
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_cat.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/websocket/teardown.hpp>
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -46,6 +57,8 @@ class CoalescingStream {
   static constexpr std::size_t kKeepCapacity = 4096;
   // With nothing pending after a write, a buffer this small (a queue_empty marker, a pong) is given back too.
   static constexpr std::size_t kDropWhenIdle = 256;
+  // How much a read may take beyond what its caller asked for, after a read that filled its buffer.
+  static constexpr std::size_t kReadAheadBytes = 16 * 1024;
 
   // Built in place (websocket::stream constructs its next layer from the arguments it is given) and never moved:
   // a socket write's completion refers to it. Memory: about 100 bytes plus the buffers, which an idle socket
@@ -58,9 +71,46 @@ class CoalescingStream {
   const Next& next_layer() const { return *state_.next; }
   executor_type get_executor() { return state_.next->get_executor(); }
 
+  // Completes with bytes from the read-ahead buffer if it holds any (posted, never inline), else reads the socket.
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    return state_.next->async_read_some(buffers, std::forward<Token>(token));
+    return boost::asio::async_initiate<Token, void(boost::beast::error_code, std::size_t)>(
+        [this](auto handler, const MutableBuffers& b) {
+          State& s = state_;
+          if (s.ahead_begin < s.ahead_end) {
+            std::size_t n = boost::asio::buffer_copy(
+                b, boost::asio::buffer(s.ahead.get() + s.ahead_begin, s.ahead_end - s.ahead_begin));
+            s.ahead_begin += static_cast<std::uint32_t>(n);
+            if (s.ahead_begin == s.ahead_end) drained(s);
+            auto ex = boost::asio::get_associated_executor(handler, get_executor());
+            boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler), boost::beast::error_code(), n));
+            return;
+          }
+          const std::size_t wanted = boost::asio::buffer_size(b);
+          auto ex = boost::asio::get_associated_executor(handler, get_executor());
+          ++s.socket_reads;
+          if (!s.read_ahead) {
+            s.next->async_read_some(
+                b, boost::asio::bind_executor(ex, [&s, wanted, h = std::move(handler)](boost::beast::error_code ec,
+                                                                                       std::size_t n) mutable {
+                  s.read_ahead = !ec && wanted > 0 && n == wanted;
+                  std::move(h)(ec, n);
+                }));
+            return;
+          }
+          if (!s.ahead) s.ahead = std::make_unique<char[]>(kReadAheadBytes);
+          s.next->async_read_some(
+              boost::beast::buffers_cat(b, boost::asio::mutable_buffer(s.ahead.get(), kReadAheadBytes)),
+              boost::asio::bind_executor(ex, [&s, wanted, h = std::move(handler)](boost::beast::error_code ec,
+                                                                                  std::size_t n) mutable {
+                s.read_ahead = !ec && n == wanted + kReadAheadBytes;
+                s.ahead_begin = 0;
+                s.ahead_end = static_cast<std::uint32_t>(n > wanted ? n - wanted : 0);
+                if (s.ahead_end == 0) drained(s);
+                std::move(h)(ec, std::min(n, wanted));
+              }));
+        },
+        token, buffers);
   }
 
   // Copies `buffers` into the pending buffer and completes (posted, never inline) with their whole size, or
@@ -111,6 +161,9 @@ class CoalescingStream {
   bool writing() const { return state_.writing; }
   std::size_t pending_bytes() const { return state_.pending.size(); }
   std::size_t socket_writes() const { return state_.socket_writes; }
+  std::size_t socket_reads() const { return state_.socket_reads; }
+  std::size_t read_ahead_bytes() const { return state_.ahead_end - state_.ahead_begin; }
+  bool holds_read_ahead_buffer() const { return state_.ahead != nullptr; }
 
  private:
   struct WaiterBase {
@@ -135,9 +188,21 @@ class CoalescingStream {
     std::vector<std::unique_ptr<WaiterBase>> waiters;
     boost::beast::error_code error;
     std::size_t socket_writes = 0;
+    std::size_t socket_reads = 0;
+    // Read-ahead: bytes [ahead_begin, ahead_end) of `ahead` were read from the socket and not yet by Beast.
+    std::unique_ptr<char[]> ahead;
+    std::uint32_t ahead_begin = 0;
+    std::uint32_t ahead_end = 0;
     bool held = false;
     bool writing = false;
+    bool read_ahead = false;  // the last socket read filled its buffer: the next one reads ahead
   };
+
+  // The read-ahead buffer is empty: kept while reads still fill their buffers, else given back.
+  static void drained(State& s) {
+    s.ahead_begin = s.ahead_end = 0;
+    if (!s.read_ahead) s.ahead.reset();
+  }
 
   static void start_write(State& s) {
     if (s.writing || s.pending.empty() || s.error) return;

@@ -171,5 +171,86 @@ TEST(CoalescingStreamTest, CarriesAWebSocketWithPongsAndTheCloseHandshake) {
   EXPECT_EQ(control.front(), websocket::frame_type::pong);
 }
 
+TEST(CoalescingStreamTest, ReadsAheadOnceAReadFillsItsBufferAndGivesTheBufferBackWhenDrained) {
+  Pair p;
+  CoalescingStream<beast::tcp_stream> s(p.server);
+  std::string sent(20000, '\0');
+  for (std::size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>('a' + i % 23);
+  asio::write(p.client.socket(), asio::buffer(sent));  // all of it waits in the socket before the first read
+  p.run([&]() -> asio::awaitable<void> {
+    std::string received;
+    std::size_t reads = 0;
+    while (received.size() < sent.size()) {
+      char piece[1536];
+      std::size_t n = co_await s.async_read_some(asio::buffer(piece), use_awaitable);
+      received.append(piece, n);
+      ++reads;
+    }
+    EXPECT_EQ(received, sent);
+    EXPECT_GE(reads, sent.size() / 1536);
+    // 1,536 bytes (the buffer filled), then 1,536 + 16 KiB, then the last 544 bytes.
+    EXPECT_EQ(s.socket_reads(), 3u);
+    EXPECT_EQ(s.read_ahead_bytes(), 0u);
+    EXPECT_FALSE(s.holds_read_ahead_buffer());
+  }());
+}
+
+TEST(CoalescingStreamTest, AReadThatDoesNotFillItsBufferDoesNotReadAhead) {
+  Pair p;
+  CoalescingStream<beast::tcp_stream> s(p.server);
+  p.run([&]() -> asio::awaitable<void> {
+    for (const std::string text : {"short", "frames", "one by one"}) {
+      asio::write(p.client.socket(), asio::buffer(text));
+      char piece[1536];
+      std::size_t n = co_await s.async_read_some(asio::buffer(piece), use_awaitable);
+      EXPECT_EQ(std::string(piece, n), text);
+      EXPECT_FALSE(s.holds_read_ahead_buffer());
+    }
+    EXPECT_EQ(s.socket_reads(), 3u);
+  }());
+}
+
+TEST(CoalescingStreamTest, AWebSocketReadsABurstOfLargeMessagesInFewSocketReads) {
+  Pair p;
+  websocket::stream<CoalescingStream<beast::tcp_stream>> server(p.server);
+  websocket::stream<beast::tcp_stream&> client(p.client);
+  constexpr int kMessages = 50;
+  auto message = [](int i) { return std::string(2048, static_cast<char>('A' + i % 26)); };
+  bool written = false;
+  bool server_done = false;
+  asio::co_spawn(
+      p.ioc,
+      [&]() -> asio::awaitable<void> {
+        co_await server.async_accept(use_awaitable);
+        asio::steady_timer wait(p.ioc);
+        while (!written) {  // the whole burst waits in the socket before the first read
+          wait.expires_after(std::chrono::milliseconds(1));
+          co_await wait.async_wait(use_awaitable);
+        }
+        const std::size_t before = server.next_layer().socket_reads();
+        beast::flat_buffer buffer;
+        for (int i = 0; i < kMessages; ++i) {
+          co_await server.async_read(buffer, use_awaitable);
+          EXPECT_EQ(beast::buffers_to_string(buffer.data()), message(i)) << i;
+          buffer.consume(buffer.size());
+        }
+        // About 100 KiB: without reading ahead, at least two socket reads per message.
+        EXPECT_LT(server.next_layer().socket_reads() - before, 20u);
+        EXPECT_FALSE(server.next_layer().holds_read_ahead_buffer());
+        server_done = true;
+      },
+      asio::detached);
+  asio::co_spawn(
+      p.ioc,
+      [&]() -> asio::awaitable<void> {
+        co_await client.async_handshake("localhost", "/", use_awaitable);
+        for (int i = 0; i < kMessages; ++i) co_await client.async_write(asio::buffer(message(i)), use_awaitable);
+        written = true;
+      },
+      asio::detached);
+  p.ioc.run_for(std::chrono::seconds(10));
+  EXPECT_TRUE(server_done);
+}
+
 }  // namespace
 }  // namespace latchkey
