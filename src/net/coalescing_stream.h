@@ -11,13 +11,15 @@
 //   - hold() stops writes from starting; async_flush() lifts the hold and completes once nothing is pending or in
 //     flight (or the socket failed). WsChannel (net/server.cc) holds, writes what it has queued (up to a
 //     bound), then flushes and waits: one write in flight, and the memory it gathers is bounded by the bound.
-// Reads: Beast reads a frame in pieces (its 1,536-byte read buffer first, then exactly the rest of the frame),
-// and a read that fills its buffer makes Asio try the next one at once, which mostly finds nothing (EAGAIN): on
-// loopback, three receive calls per 2 KiB frame. So once a socket read has filled its buffer (more is probably
-// waiting), the next one also asks for up to kReadAheadBytes beyond what Beast wants, into a read-ahead buffer
-// that later reads are served from without a system call. The buffer is given back as soon as it is drained
-// after a read that did not fill it, so an idle socket holds none (unless its last read happened to end exactly
-// at the end of its buffer: then it holds one until its next data arrives).
+// Reads: Beast reads a frame in pieces (its 1,536-byte read buffer first, then the rest), and Asio starts every
+// read with a receive call of its own: three receive calls per 2 KiB frame that arrives alone, the last one
+// finding nothing (EAGAIN). On a plain socket this layer reads itself instead: one non-blocking receive takes what Beast
+// asked for plus up to kReadAheadBytes more into a per-thread scratch buffer, and what landed there is kept (in
+// a buffer of its exact size) to serve Beast's next reads without a system call. When the socket has nothing,
+// it waits for readiness (async_wait) and receives then; after a receive that emptied the socket, the next read
+// waits first. So a frame that arrives on its own costs two system calls (the wait's epoll_ctl and one receive)
+// and a burst one receive per 16 KiB. An idle socket keeps no read-ahead buffer: it waits only after its
+// read-ahead was drained. Through TLS, reads pass straight to the next layer.
 // A write error is kept: later writes and flushes complete with it at once.
 // Not thread-safe: like the socket, it is used from one thread (the connection's io_context) at a time.
 #pragma once
@@ -36,6 +38,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -57,7 +60,7 @@ class CoalescingStream {
   static constexpr std::size_t kKeepCapacity = 4096;
   // With nothing pending after a write, a buffer this small (a queue_empty marker, a pong) is given back too.
   static constexpr std::size_t kDropWhenIdle = 256;
-  // How much a read may take beyond what its caller asked for, after a read that filled its buffer.
+  // How much a socket read may take beyond what its caller asked for.
   static constexpr std::size_t kReadAheadBytes = 16 * 1024;
 
   // Built in place (websocket::stream constructs its next layer from the arguments it is given) and never moved:
@@ -71,46 +74,40 @@ class CoalescingStream {
   const Next& next_layer() const { return *state_.next; }
   executor_type get_executor() { return state_.next->get_executor(); }
 
-  // Completes with bytes from the read-ahead buffer if it holds any (posted, never inline), else reads the socket.
+  // Completes with bytes from the read-ahead buffer if it holds any (posted, never inline), else reads the socket
+  // (see the top of the file).
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    return boost::asio::async_initiate<Token, void(boost::beast::error_code, std::size_t)>(
-        [this](auto handler, const MutableBuffers& b) {
-          State& s = state_;
-          if (s.ahead_begin < s.ahead_end) {
-            std::size_t n = boost::asio::buffer_copy(
-                b, boost::asio::buffer(s.ahead.get() + s.ahead_begin, s.ahead_end - s.ahead_begin));
-            s.ahead_begin += static_cast<std::uint32_t>(n);
-            if (s.ahead_begin == s.ahead_end) drained(s);
+    if constexpr (!kReadsTheSocket) {
+      return state_.next->async_read_some(buffers, std::forward<Token>(token));
+    } else {
+      return boost::asio::async_initiate<Token, void(boost::beast::error_code, std::size_t)>(
+          [this](auto handler, const MutableBuffers& b) {
+            State& s = state_;
+            boost::beast::error_code ec;
+            std::size_t n = 0;
+            if (s.ahead_begin < s.ahead_end) {
+              n = boost::asio::buffer_copy(
+                  b, boost::asio::buffer(s.ahead.get() + s.ahead_begin, s.ahead_end - s.ahead_begin));
+              s.ahead_begin += static_cast<std::uint32_t>(n);
+              if (s.ahead_begin == s.ahead_end) drop_read_ahead(s);
+            } else if (s.drained) {
+              ec = boost::asio::error::would_block;  // the last receive emptied the socket: wait first
+            } else {
+              n = receive(s, b, ec);
+            }
             auto ex = boost::asio::get_associated_executor(handler, get_executor());
-            boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler), boost::beast::error_code(), n));
-            return;
-          }
-          const std::size_t wanted = boost::asio::buffer_size(b);
-          auto ex = boost::asio::get_associated_executor(handler, get_executor());
-          ++s.socket_reads;
-          if (!s.read_ahead) {
-            s.next->async_read_some(
-                b, boost::asio::bind_executor(ex, [&s, wanted, h = std::move(handler)](boost::beast::error_code ec,
-                                                                                       std::size_t n) mutable {
-                  s.read_ahead = !ec && wanted > 0 && n == wanted;
-                  std::move(h)(ec, n);
-                }));
-            return;
-          }
-          if (!s.ahead) s.ahead = std::make_unique<char[]>(kReadAheadBytes);
-          s.next->async_read_some(
-              boost::beast::buffers_cat(b, boost::asio::mutable_buffer(s.ahead.get(), kReadAheadBytes)),
-              boost::asio::bind_executor(ex, [&s, wanted, h = std::move(handler)](boost::beast::error_code ec,
-                                                                                  std::size_t n) mutable {
-                s.read_ahead = !ec && n == wanted + kReadAheadBytes;
-                s.ahead_begin = 0;
-                s.ahead_end = static_cast<std::uint32_t>(n > wanted ? n - wanted : 0);
-                if (s.ahead_end == 0) drained(s);
-                std::move(h)(ec, std::min(n, wanted));
-              }));
-        },
-        token, buffers);
+            if (ec == boost::asio::error::would_block) {
+              // Asio starts a wait with EPOLL_CTL_MOD, which reports the socket at once if data is already there.
+              s.next->socket().async_wait(boost::asio::socket_base::wait_read,
+                                          boost::asio::bind_executor(ex, ReadWhenReady<MutableBuffers, decltype(handler)>{
+                                                                             &s, b, std::move(handler)}));
+              return;
+            }
+            boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler), ec, n));
+          },
+          token, buffers);
+    }
   }
 
   // Copies `buffers` into the pending buffer and completes (posted, never inline) with their whole size, or
@@ -165,6 +162,10 @@ class CoalescingStream {
   std::size_t read_ahead_bytes() const { return state_.ahead_end - state_.ahead_begin; }
   bool holds_read_ahead_buffer() const { return state_.ahead != nullptr; }
 
+  // Reads are this layer's own (non-blocking receives and readiness waits) on a plain socket; other layers
+  // (TLS) are read straight through.
+  static constexpr bool kReadsTheSocket = requires(Next& n) { n.socket().async_wait(boost::asio::socket_base::wait_read, [](boost::beast::error_code) {}); };
+
  private:
   struct WaiterBase {
     virtual ~WaiterBase() = default;
@@ -195,14 +196,60 @@ class CoalescingStream {
     std::uint32_t ahead_end = 0;
     bool held = false;
     bool writing = false;
-    bool read_ahead = false;  // the last socket read filled its buffer: the next one reads ahead
+    bool non_blocking = false;  // the socket is in non-blocking mode for receive()
+    bool drained = false;       // the last receive found the socket empty (or emptied it)
   };
 
-  // The read-ahead buffer is empty: kept while reads still fill their buffers, else given back.
-  static void drained(State& s) {
+  static void drop_read_ahead(State& s) {
+    s.ahead.reset();
     s.ahead_begin = s.ahead_end = 0;
-    if (!s.read_ahead) s.ahead.reset();
   }
+
+  // One non-blocking receive into `b` and a per-thread scratch buffer; what lands in the scratch buffer is kept
+  // in a read-ahead buffer of its exact size. would_block when the socket has nothing.
+  template <class MutableBuffers>
+  static std::size_t receive(State& s, const MutableBuffers& b, boost::beast::error_code& ec) {
+    auto& socket = s.next->socket();
+    if (!s.non_blocking) {
+      socket.non_blocking(true, ec);
+      if (ec) return 0;
+      s.non_blocking = true;
+    }
+    thread_local std::unique_ptr<char[]> scratch = std::make_unique<char[]>(kReadAheadBytes);
+    const std::size_t wanted = boost::asio::buffer_size(b);
+    ++s.socket_reads;
+    std::size_t n = socket.receive(
+        boost::beast::buffers_cat(b, boost::asio::mutable_buffer(scratch.get(), kReadAheadBytes)), 0, ec);
+    // Less than asked for: the socket is empty now, and the next read waits for readiness without trying first.
+    s.drained = ec == boost::asio::error::would_block || (!ec && n < wanted + kReadAheadBytes);
+    if (ec || n <= wanted) return n;
+    const std::size_t extra = n - wanted;
+    s.ahead = std::make_unique_for_overwrite<char[]>(extra);
+    std::memcpy(s.ahead.get(), scratch.get(), extra);
+    s.ahead_begin = 0;
+    s.ahead_end = static_cast<std::uint32_t>(extra);
+    return wanted;
+  }
+
+  // Completion of the readiness wait: receives into the caller's buffers (or waits again after a spurious wake).
+  template <class MutableBuffers, class Handler>
+  struct ReadWhenReady {
+    State* s;
+    MutableBuffers b;
+    Handler handler;
+
+    void operator()(boost::beast::error_code ec) {
+      std::size_t n = 0;
+      if (!ec) n = receive(*s, b, ec);
+      if (ec == boost::asio::error::would_block) {
+        auto ex = boost::asio::get_associated_executor(handler, s->next->get_executor());
+        s->next->socket().async_wait(boost::asio::socket_base::wait_read,
+                                     boost::asio::bind_executor(ex, std::move(*this)));
+        return;
+      }
+      std::move(handler)(ec, n);
+    }
+  };
 
   static void start_write(State& s) {
     if (s.writing || s.pending.empty() || s.error) return;
