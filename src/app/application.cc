@@ -106,7 +106,7 @@ Status Application::start() {
   auto key = load_or_create_code_hash_key(config_);
   if (!key.ok()) return key.take_error();
 
-  auto storage = open_storage(config_.storage);
+  auto storage = open_storage(config_.storage, &c->metrics);
   if (!storage.ok()) return storage.take_error();
   c->storage = std::move(storage.value());
 

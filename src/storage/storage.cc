@@ -4,9 +4,9 @@
 
 namespace latchkey {
 
-Result<std::unique_ptr<Storage>> open_storage(const StorageConfig& config) {
+Result<std::unique_ptr<Storage>> open_storage(const StorageConfig& config, MetricsRegistry* metrics) {
   if (config.backend == "sqlite") {
-    auto storage = SqliteStorage::open(config);
+    auto storage = SqliteStorage::open(config, metrics);
     if (!storage.ok()) return storage.take_error();
     return std::unique_ptr<Storage>(std::move(storage).value());
   }

@@ -6,6 +6,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "metrics/metrics.h"
 #include "storage/account_store.h"
 #include "storage/audit_store.h"
 #include "storage/alert_queries.h"
@@ -46,8 +47,9 @@ class Storage {
   virtual void close() = 0;
 };
 
-// Opens (creating and migrating as needed) the backend named by config.backend.
+// Opens (creating and migrating as needed) the backend named by config.backend. With `metrics`, the backend
+// reports its own metrics there (latchkey_storage_*, docs/operations.md).
 // Errors: kInternal with a message naming the file or server that could not be opened or migrated.
-Result<std::unique_ptr<Storage>> open_storage(const StorageConfig& config);
+Result<std::unique_ptr<Storage>> open_storage(const StorageConfig& config, MetricsRegistry* metrics = nullptr);
 
 }  // namespace latchkey

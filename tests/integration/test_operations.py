@@ -289,8 +289,12 @@ class ObservabilityTest(LatchkeyTestCase):
                        "latchkey_http_request_seconds_count", "latchkey_http_request_seconds_sum",
                        "latchkey_sms_sent_total", "latchkey_verification_sessions_created_total",
                        "latchkey_verification_checks_total", "latchkey_registrations_total",
-                       "latchkey_limiter_rejections_total"):
+                       "latchkey_limiter_rejections_total", "latchkey_storage_wal_sync_seconds_count",
+                       "latchkey_storage_write_batch_writes_bucket", "latchkey_storage_durable_write_seconds_sum"):
             self.assertIn(family, names, f"{family} missing from /metrics")
+        # The flow registered an account: durable writes, each answered after a sync of the log.
+        self.assertGreater(metric_sum(samples, "latchkey_storage_durable_write_seconds_count"), 0)
+        self.assertGreater(metric_sum(samples, "latchkey_storage_wal_sync_seconds_count"), 0)
 
         def labelled(name, *keys):
             return [l for n, l, _ in samples if n == name and all(k in l for k in keys)]

@@ -544,7 +544,23 @@ bool SqliteConnection::in_transaction() const { return sqlite3_get_autocommit(db
 
 int SqliteDatabase::latest_schema_version() { return std::end(kMigrations)[-1].version; }
 
-Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig& config) {
+SqliteWriterMetrics SqliteWriterMetrics::registered(MetricsRegistry& metrics) {
+  static const std::vector<double> kSyncBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                  0.01,   0.025,   0.05,   0.1,   0.25,   1};
+  static const std::vector<double> kBatchBounds = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
+  SqliteWriterMetrics m;
+  m.wal_sync_seconds = &metrics.histogram("latchkey_storage_wal_sync_seconds",
+                                          "fdatasync of the SQLite write-ahead log", {}, kSyncBounds);
+  m.batch_writes = &metrics.histogram("latchkey_storage_write_batch_writes",
+                                      "Writes committed per SQLite transaction", {}, kBatchBounds);
+  m.durable_write_seconds =
+      &metrics.histogram("latchkey_storage_durable_write_seconds",
+                         "A durable write, from queued to answered (its commit and the log sync after it)", {},
+                         kSyncBounds);
+  return m;
+}
+
+Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig& config, MetricsRegistry* metrics) {
   const std::string& path = config.sqlite_path;
   std::string synchronous;
   if (config.sqlite_synchronous == "full") {
@@ -611,17 +627,20 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig
     if (!set.ok()) return fail(set.take_error());
   }
   return std::unique_ptr<SqliteDatabase>(
-      new SqliteDatabase(config, std::move(connection), std::move(checkpoint_connection), *version));
+      new SqliteDatabase(config, std::move(connection), std::move(checkpoint_connection), *version,
+                         metrics ? SqliteWriterMetrics::registered(*metrics) : SqliteWriterMetrics{}));
 }
 
 SqliteDatabase::SqliteDatabase(const StorageConfig& config, std::unique_ptr<SqliteConnection> writer_connection,
-                               std::unique_ptr<SqliteConnection> checkpoint_connection, int schema_version)
+                               std::unique_ptr<SqliteConnection> checkpoint_connection, int schema_version,
+                               SqliteWriterMetrics metrics)
     : path_(config.sqlite_path),
       busy_timeout_ms_(config.sqlite_busy_timeout_ms),
       write_batch_max_(static_cast<std::size_t>(config.write_batch_max)),
       read_connections_max_(config.read_connections),
       read_cache_kib_(config.read_cache_kib),
       schema_version_(schema_version),
+      metrics_(metrics),
       writer_connection_(std::move(writer_connection)),
       sync_thread_(config.sqlite_synchronous == "full"),
       checkpoint_pages_(config.checkpoint_pages),
@@ -660,6 +679,9 @@ void SqliteDatabase::write_async(WriteFunction function, std::function<void(Stat
     std::lock_guard lock(queue_mutex_);
     if (!writes_closed_) {
       queue_.push_back(PendingWrite{std::move(function), std::move(done), kind, durability});
+      if (metrics_.durable_write_seconds && durability == WriteDurability::kSynced) {
+        queue_.back().queued_at = std::chrono::steady_clock::now();
+      }
       done = nullptr;
     }
   }
@@ -790,6 +812,7 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
       stats_.writes_failed += batch.size();
     } else {
       ++stats_.batches_committed;
+      if (metrics_.batch_writes) metrics_.batch_writes->observe(static_cast<double>(batch.size()));
       for (const Status& result : results) {
         if (result.ok()) {
           ++stats_.writes_committed;
@@ -805,6 +828,9 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
   committed.results.reserve(batch.size());
   const bool sync_wanted = wants_sync(batch);
   for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (metrics_.durable_write_seconds && batch[i].durability == WriteDurability::kSynced) {
+      committed.synced_queued_at.push_back(batch[i].queued_at);
+    }
     committed.done.push_back(std::move(batch[i].done));
     committed.results.push_back(batch_error ? Status(*batch_error) : std::move(results[i]));
   }
@@ -869,6 +895,12 @@ void SqliteDatabase::run_syncer() {
 }
 
 void SqliteDatabase::answer(CommittedBatch& batch, const Status& synced) {
+  if (metrics_.durable_write_seconds && !batch.synced_queued_at.empty()) {
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& queued_at : batch.synced_queued_at) {
+      metrics_.durable_write_seconds->observe(std::chrono::duration<double>(now - queued_at).count());
+    }
+  }
   for (std::size_t i = 0; i < batch.done.size(); ++i) {
     batch.done[i](batch.committed && !synced.ok() ? synced : std::move(batch.results[i]));
   }
@@ -888,8 +920,12 @@ Status SqliteDatabase::sync_wal() {
   const std::string wal = path_ + "-wal";
   int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail("opening the write-ahead log to sync it", errno);
+  const auto started = std::chrono::steady_clock::now();
   const int rc = ::fdatasync(fd);
   const int error = errno;
+  if (metrics_.wal_sync_seconds) {
+    metrics_.wal_sync_seconds->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
   ::close(fd);
   if (rc != 0) return fail("syncing the write-ahead log", error);
   if (!directory_synced_) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -19,6 +20,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "metrics/metrics.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -121,6 +123,15 @@ struct SqliteWriterStats {
   std::uint64_t wal_syncs = 0;          // WAL fdatasyncs after commits (synchronous=full; one per group of batches)
 };
 
+// The writer's metrics, registered by SqliteDatabase::open when it is given a registry (docs/operations.md).
+struct SqliteWriterMetrics {
+  Histogram* wal_sync_seconds = nullptr;       // each fdatasync of the write-ahead log
+  Histogram* batch_writes = nullptr;           // writes per committed transaction
+  Histogram* durable_write_seconds = nullptr;  // a synced write (WriteDurability::kSynced): queued to answered
+
+  static SqliteWriterMetrics registered(MetricsRegistry& metrics);
+};
+
 // An open database file.
 //
 // Writes: one writer thread owns the only write connection. write() queues a closure and blocks the caller
@@ -189,7 +200,8 @@ class SqliteDatabase {
   // the busy timeout, applies missing migrations in one transaction and starts the writer.
   // Errors: kInternal naming the file, for a bad setting, a file that cannot be opened, a schema newer than
   // this build knows (refused without changes), or a failed migration (rolled back).
-  static Result<std::unique_ptr<SqliteDatabase>> open(const StorageConfig& config);
+  // With `metrics`, the writer reports SqliteWriterMetrics there.
+  static Result<std::unique_ptr<SqliteDatabase>> open(const StorageConfig& config, MetricsRegistry* metrics = nullptr);
 
   SqliteDatabase(const SqliteDatabase&) = delete;
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;
@@ -242,15 +254,18 @@ class SqliteDatabase {
     std::function<void(Status)> done;
     WriteKind kind = WriteKind::kAny;
     WriteDurability durability = WriteDurability::kSynced;
+    std::chrono::steady_clock::time_point queued_at{};  // set only when durable_write_seconds is reported
   };
 
   SqliteDatabase(const StorageConfig& config, std::unique_ptr<SqliteConnection> writer_connection,
-                 std::unique_ptr<SqliteConnection> checkpoint_connection, int schema_version);
+                 std::unique_ptr<SqliteConnection> checkpoint_connection, int schema_version,
+                 SqliteWriterMetrics metrics);
 
   // A committed (or failed) batch waiting to be answered: its callbacks and their answers.
   struct CommittedBatch {
     std::vector<std::function<void(Status)>> done;
     std::vector<Status> results;
+    std::vector<std::chrono::steady_clock::time_point> synced_queued_at;  // kSynced writes, with metrics only
     bool committed = false;  // false: nothing was written, no sync needed
   };
 
@@ -265,7 +280,7 @@ class SqliteDatabase {
   static bool wants_sync(const std::vector<PendingWrite>& batch);  // a kSynced write is in it
   void run_syncer();
   Status sync_wal();  // fdatasync of the WAL file (and, the first time, of its directory)
-  static void answer(CommittedBatch& batch, const Status& synced);  // in order; a failed sync fails the committed
+  void answer(CommittedBatch& batch, const Status& synced);  // in order; a failed sync fails the committed
   void checkpoint_in_writer();
   void run_checkpointer();
   bool checkpoint_due() const;  // with checkpoint_mutex_ held
@@ -280,6 +295,7 @@ class SqliteDatabase {
   const int read_connections_max_;
   const int read_cache_kib_;
   const int schema_version_;
+  const SqliteWriterMetrics metrics_;
 
   // Owned by the writer thread once it runs (and by close() after joining it).
   std::unique_ptr<SqliteConnection> writer_connection_;

@@ -26,7 +26,7 @@ namespace latchkey {
 class SqliteStorage final : public Storage {
  public:
   // Opens (creating and migrating) config.sqlite_path; see SqliteDatabase::open for the errors.
-  static Result<std::unique_ptr<SqliteStorage>> open(const StorageConfig& config);
+  static Result<std::unique_ptr<SqliteStorage>> open(const StorageConfig& config, MetricsRegistry* metrics = nullptr);
 
   ~SqliteStorage() override;  // close()
 

@@ -1168,6 +1168,32 @@ TEST_F(SqliteDatabaseTest, CommittedDurabilityWritesAreAnsweredWithoutASyncOfThe
   EXPECT_EQ(database.stats().wal_syncs, syncs + 1);  // a synced write is synced (and covers the earlier one)
 }
 
+TEST_F(SqliteDatabaseTest, ReportsLogSyncsBatchesAndDurableWritesToTheMetricsRegistry) {
+  MetricsRegistry metrics;
+  auto opened = SqliteStorage::open(config_, &metrics);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  SqliteDatabase& database = (*opened)->database();
+  ASSERT_TRUE(create_scratch_table(database).ok());
+  Histogram& syncs = metrics.histogram("latchkey_storage_wal_sync_seconds", "");
+  Histogram& batches = metrics.histogram("latchkey_storage_write_batch_writes", "");
+  Histogram& durable = metrics.histogram("latchkey_storage_durable_write_seconds", "");
+  const std::uint64_t syncs_before = syncs.count();
+  const std::uint64_t batches_before = batches.count();
+  const std::uint64_t durable_before = durable.count();
+  EXPECT_EQ(syncs_before, database.stats().wal_syncs);
+  EXPECT_EQ(batches_before, database.stats().batches_committed);
+
+  ASSERT_TRUE(database.write(insert_scratch_row(1)).ok());
+  ASSERT_TRUE(database.write(insert_scratch_row(2), WriteKind::kAny, WriteDurability::kCommitted).ok());
+  EXPECT_EQ(syncs.count(), syncs_before + 1);      // the committed-only batch has no sync of its own
+  EXPECT_EQ(batches.count(), batches_before + 2);  // one transaction each
+  EXPECT_EQ(durable.count(), durable_before + 1);  // synced writes only
+  EXPECT_GT(durable.sum(), 0.0);
+  const std::string text = metrics.render();
+  EXPECT_NE(text.find("latchkey_storage_wal_sync_seconds_bucket{le=\"0.0001\"}"), std::string::npos);
+  EXPECT_NE(text.find("latchkey_storage_write_batch_writes_bucket{le=\"1\"}"), std::string::npos);
+}
+
 TEST_F(SqliteDatabaseTest, MigrationsAreAppliedOnceAndReopeningIsIdempotent) {
   {
     auto storage = open_ok();
