@@ -11,22 +11,24 @@
 //   - hold() stops writes from starting; async_flush() lifts the hold and completes once nothing is pending or in
 //     flight (or the socket failed). WsChannel (net/server.cc) holds, writes what it has queued (up to a
 //     bound), then flushes and waits: one write in flight, and the memory it gathers is bounded by the bound.
-// Reads: Beast reads a frame in pieces (its 1,536-byte read buffer first, then the rest), and Asio starts every
-// read with a receive call of its own: three receive calls per 2 KiB frame that arrives alone, the last one
-// finding nothing (EAGAIN). On a plain socket this layer reads itself instead: one non-blocking receive takes what Beast
-// asked for plus up to kReadAheadBytes more into a per-thread scratch buffer, and what landed there is kept (in
-// a buffer of its exact size) to serve Beast's next reads without a system call. When the socket has nothing,
-// it waits for readiness (async_wait) and receives then; after a receive that emptied the socket, the next read
-// waits first. So a frame that arrives on its own costs two system calls (the wait's epoll_ctl and one receive)
-// and a burst one receive per 16 KiB. An idle socket keeps no read-ahead buffer: it waits only after its
-// read-ahead was drained. Through TLS, reads pass straight to the next layer.
+// Reads: Beast reads a frame in pieces (its 1,536-byte read buffer first, then the rest), and Asio starts
+// every read with a receive call of its own: three receive calls per 2 KiB frame that arrives alone, the last
+// one finding nothing (EAGAIN). On a plain socket this layer reads itself instead: one non-blocking receive
+// takes what Beast asked for plus up to kReadAheadBytes more into a per-thread scratch buffer, and what
+// landed there is kept (in a buffer of its exact size) to serve Beast's next reads without a system call.
+// When the socket has nothing, it waits for readiness (async_wait) and receives then; after a receive that
+// emptied the socket, the next read waits first. So a frame that arrives on its own costs two system calls
+// (the wait's epoll_ctl and one receive) and a burst one receive per 16 KiB. An idle socket keeps no read-
+// ahead buffer: it waits only after its read-ahead was drained. Through TLS, reads pass straight to the next
+// layer.
 // A write error is kept: later writes and flushes complete with it at once.
 // Not thread-safe: like the socket, it is used from one thread (the connection's io_context) at a time.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/associated_executor.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -35,7 +37,6 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/websocket/teardown.hpp>
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -74,8 +75,8 @@ class CoalescingStream {
   const Next& next_layer() const { return *state_.next; }
   executor_type get_executor() { return state_.next->get_executor(); }
 
-  // Completes with bytes from the read-ahead buffer if it holds any (posted, never inline), else reads the socket
-  // (see the top of the file).
+  // Completes with bytes from the read-ahead buffer if it holds any (posted, never inline), else reads the
+  // socket (see the top of the file).
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     if constexpr (!kReadsTheSocket) {
@@ -98,10 +99,12 @@ class CoalescingStream {
             }
             auto ex = boost::asio::get_associated_executor(handler, get_executor());
             if (ec == boost::asio::error::would_block) {
-              // Asio starts a wait with EPOLL_CTL_MOD, which reports the socket at once if data is already there.
-              s.next->socket().async_wait(boost::asio::socket_base::wait_read,
-                                          boost::asio::bind_executor(ex, ReadWhenReady<MutableBuffers, decltype(handler)>{
-                                                                             &s, b, std::move(handler)}));
+              // Asio starts a wait with EPOLL_CTL_MOD, which reports the socket at once if data is already
+              // there.
+              s.next->socket().async_wait(
+                  boost::asio::socket_base::wait_read,
+                  boost::asio::bind_executor(
+                      ex, ReadWhenReady<MutableBuffers, decltype(handler)>{&s, b, std::move(handler)}));
               return;
             }
             boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler), ec, n));
@@ -164,7 +167,9 @@ class CoalescingStream {
 
   // Reads are this layer's own (non-blocking receives and readiness waits) on a plain socket; other layers
   // (TLS) are read straight through.
-  static constexpr bool kReadsTheSocket = requires(Next& n) { n.socket().async_wait(boost::asio::socket_base::wait_read, [](boost::beast::error_code) {}); };
+  static constexpr bool kReadsTheSocket = requires(Next & n) {
+    n.socket().async_wait(boost::asio::socket_base::wait_read, [](boost::beast::error_code) {});
+  };
 
  private:
   struct WaiterBase {
@@ -205,8 +210,8 @@ class CoalescingStream {
     s.ahead_begin = s.ahead_end = 0;
   }
 
-  // One non-blocking receive into `b` and a per-thread scratch buffer; what lands in the scratch buffer is kept
-  // in a read-ahead buffer of its exact size. would_block when the socket has nothing.
+  // One non-blocking receive into `b` and a per-thread scratch buffer; what lands in the scratch buffer is
+  // kept in a read-ahead buffer of its exact size. would_block when the socket has nothing.
   template <class MutableBuffers>
   static std::size_t receive(State& s, const MutableBuffers& b, boost::beast::error_code& ec) {
     auto& socket = s.next->socket();
@@ -220,7 +225,8 @@ class CoalescingStream {
     ++s.socket_reads;
     std::size_t n = socket.receive(
         boost::beast::buffers_cat(b, boost::asio::mutable_buffer(scratch.get(), kReadAheadBytes)), 0, ec);
-    // Less than asked for: the socket is empty now, and the next read waits for readiness without trying first.
+    // Less than asked for: the socket is empty now, and the next read waits for readiness without trying
+    // first.
     s.drained = ec == boost::asio::error::would_block || (!ec && n < wanted + kReadAheadBytes);
     if (ec || n <= wanted) return n;
     const std::size_t extra = n - wanted;
@@ -231,7 +237,8 @@ class CoalescingStream {
     return wanted;
   }
 
-  // Completion of the readiness wait: receives into the caller's buffers (or waits again after a spurious wake).
+  // Completion of the readiness wait: receives into the caller's buffers (or waits again after a spurious
+  // wake).
   template <class MutableBuffers, class Handler>
   struct ReadWhenReady {
     State* s;

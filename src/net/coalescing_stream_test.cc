@@ -290,7 +290,8 @@ TEST(CoalescingStreamTest, AWebSocketReadsABurstOfLargeMessagesInFewSocketReads)
       p.ioc,
       [&]() -> asio::awaitable<void> {
         co_await client.async_handshake("localhost", "/", use_awaitable);
-        for (int i = 0; i < kMessages; ++i) co_await client.async_write(asio::buffer(message(i)), use_awaitable);
+        for (int i = 0; i < kMessages; ++i)
+          co_await client.async_write(asio::buffer(message(i)), use_awaitable);
         written = true;
       },
       asio::detached);

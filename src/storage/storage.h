@@ -8,8 +8,8 @@
 #include "core/error.h"
 #include "metrics/metrics.h"
 #include "storage/account_store.h"
-#include "storage/audit_store.h"
 #include "storage/alert_queries.h"
+#include "storage/audit_store.h"
 #include "storage/backup_store.h"
 #include "storage/encrypted_storage_store.h"
 #include "storage/incident_store.h"
@@ -50,6 +50,7 @@ class Storage {
 // Opens (creating and migrating as needed) the backend named by config.backend. With `metrics`, the backend
 // reports its own metrics there (latchkey_storage_*, docs/operations.md).
 // Errors: kInternal with a message naming the file or server that could not be opened or migrated.
-Result<std::unique_ptr<Storage>> open_storage(const StorageConfig& config, MetricsRegistry* metrics = nullptr);
+Result<std::unique_ptr<Storage>> open_storage(const StorageConfig& config,
+                                              MetricsRegistry* metrics = nullptr);
 
 }  // namespace latchkey

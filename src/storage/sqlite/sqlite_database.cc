@@ -553,14 +553,14 @@ SqliteWriterMetrics SqliteWriterMetrics::registered(MetricsRegistry& metrics) {
                                           "fdatasync of the SQLite write-ahead log", {}, kSyncBounds);
   m.batch_writes = &metrics.histogram("latchkey_storage_write_batch_writes",
                                       "Writes committed per SQLite transaction", {}, kBatchBounds);
-  m.durable_write_seconds =
-      &metrics.histogram("latchkey_storage_durable_write_seconds",
-                         "A durable write, from queued to answered (its commit and the log sync after it)", {},
-                         kSyncBounds);
+  m.durable_write_seconds = &metrics.histogram(
+      "latchkey_storage_durable_write_seconds",
+      "A durable write, from queued to answered (its commit and the log sync after it)", {}, kSyncBounds);
   return m;
 }
 
-Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig& config, MetricsRegistry* metrics) {
+Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig& config,
+                                                             MetricsRegistry* metrics) {
   const std::string& path = config.sqlite_path;
   std::string synchronous;
   if (config.sqlite_synchronous == "full") {
@@ -631,7 +631,8 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig
                          metrics ? SqliteWriterMetrics::registered(*metrics) : SqliteWriterMetrics{}));
 }
 
-SqliteDatabase::SqliteDatabase(const StorageConfig& config, std::unique_ptr<SqliteConnection> writer_connection,
+SqliteDatabase::SqliteDatabase(const StorageConfig& config,
+                               std::unique_ptr<SqliteConnection> writer_connection,
                                std::unique_ptr<SqliteConnection> checkpoint_connection, int schema_version,
                                SqliteWriterMetrics metrics)
     : path_(config.sqlite_path),
@@ -924,7 +925,8 @@ Status SqliteDatabase::sync_wal() {
   const int rc = ::fdatasync(fd);
   const int error = errno;
   if (metrics_.wal_sync_seconds) {
-    metrics_.wal_sync_seconds->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    metrics_.wal_sync_seconds->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   ::close(fd);
   if (rc != 0) return fail("syncing the write-ahead log", error);

@@ -127,7 +127,7 @@ struct SqliteWriterStats {
 struct SqliteWriterMetrics {
   Histogram* wal_sync_seconds = nullptr;       // each fdatasync of the write-ahead log
   Histogram* batch_writes = nullptr;           // writes per committed transaction
-  Histogram* durable_write_seconds = nullptr;  // a synced write (WriteDurability::kSynced): queued to answered
+  Histogram* durable_write_seconds = nullptr;  // a kSynced write, from queued to answered
 
   static SqliteWriterMetrics registered(MetricsRegistry& metrics);
 };
@@ -201,7 +201,8 @@ class SqliteDatabase {
   // Errors: kInternal naming the file, for a bad setting, a file that cannot be opened, a schema newer than
   // this build knows (refused without changes), or a failed migration (rolled back).
   // With `metrics`, the writer reports SqliteWriterMetrics there.
-  static Result<std::unique_ptr<SqliteDatabase>> open(const StorageConfig& config, MetricsRegistry* metrics = nullptr);
+  static Result<std::unique_ptr<SqliteDatabase>> open(const StorageConfig& config,
+                                                      MetricsRegistry* metrics = nullptr);
 
   SqliteDatabase(const SqliteDatabase&) = delete;
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;

@@ -4,7 +4,8 @@
 
 namespace latchkey {
 
-Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const StorageConfig& config, MetricsRegistry* metrics) {
+Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const StorageConfig& config,
+                                                           MetricsRegistry* metrics) {
   auto database = SqliteDatabase::open(config, metrics);
   if (!database.ok()) return database.take_error();
   return std::unique_ptr<SqliteStorage>(new SqliteStorage(std::move(database).value()));

@@ -26,7 +26,8 @@ namespace latchkey {
 class SqliteStorage final : public Storage {
  public:
   // Opens (creating and migrating) config.sqlite_path; see SqliteDatabase::open for the errors.
-  static Result<std::unique_ptr<SqliteStorage>> open(const StorageConfig& config, MetricsRegistry* metrics = nullptr);
+  static Result<std::unique_ptr<SqliteStorage>> open(const StorageConfig& config,
+                                                     MetricsRegistry* metrics = nullptr);
 
   ~SqliteStorage() override;  // close()
 
