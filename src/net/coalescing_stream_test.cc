@@ -58,6 +58,15 @@ asio::awaitable<void> write(CoalescingStream<beast::tcp_stream>& s, std::string 
   EXPECT_EQ(n, text.size());
 }
 
+// Reads once, expecting `expected` and no bytes.
+asio::awaitable<void> expect_read_fails(CoalescingStream<beast::tcp_stream>& s, beast::error_code expected) {
+  beast::error_code ec;
+  char piece[16];
+  std::size_t n = co_await s.async_read_some(asio::buffer(piece), asio::redirect_error(use_awaitable, ec));
+  EXPECT_EQ(ec, expected);
+  EXPECT_EQ(n, 0u);
+}
+
 TEST(CoalescingStreamTest, HeldWritesLeaveInOneSocketWrite) {
   Pair p;
   CoalescingStream<beast::tcp_stream> s(p.server);
@@ -214,11 +223,7 @@ TEST(CoalescingStreamTest, AReadOnAnEmptySocketWaitsForDataWithoutAReadAheadBuff
     // emptied and wait first.
     EXPECT_EQ(s.socket_reads(), 4u);
     p.client.socket().shutdown(tcp::socket::shutdown_send);
-    beast::error_code ec;
-    char piece[16];
-    std::size_t n = co_await s.async_read_some(asio::buffer(piece), asio::redirect_error(use_awaitable, ec));
-    EXPECT_EQ(ec, asio::error::eof);
-    EXPECT_EQ(n, 0u);
+    co_await expect_read_fails(s, asio::error::eof);
   }());
 }
 
@@ -248,11 +253,7 @@ TEST(CoalescingStreamTest, AWaitingReadEndsWhenTheSocketIsClosed) {
     asio::steady_timer later(p.ioc);
     later.expires_after(std::chrono::milliseconds(5));
     later.async_wait([&](beast::error_code) { p.server.socket().close(); });
-    beast::error_code ec;
-    char piece[16];
-    std::size_t n = co_await s.async_read_some(asio::buffer(piece), asio::redirect_error(use_awaitable, ec));
-    EXPECT_EQ(ec, asio::error::operation_aborted);
-    EXPECT_EQ(n, 0u);
+    co_await expect_read_fails(s, asio::error::operation_aborted);
   }());
 }
 
