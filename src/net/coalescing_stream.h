@@ -25,7 +25,6 @@
 // Not thread-safe: like the socket, it is used from one thread (the connection's io_context) at a time.
 #pragma once
 
-#include <algorithm>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -97,16 +96,11 @@ class CoalescingStream {
             } else {
               n = receive(s, b, ec);
             }
-            auto ex = boost::asio::get_associated_executor(handler, get_executor());
             if (ec == boost::asio::error::would_block) {
-              // Asio starts a wait with EPOLL_CTL_MOD, which reports the socket at once if data is already
-              // there.
-              s.next->socket().async_wait(
-                  boost::asio::socket_base::wait_read,
-                  boost::asio::bind_executor(
-                      ex, ReadWhenReady<MutableBuffers, decltype(handler)>{&s, b, std::move(handler)}));
+              ReadWhenReady<MutableBuffers, decltype(handler)>{&s, b, std::move(handler)}.wait();
               return;
             }
+            auto ex = boost::asio::get_associated_executor(handler, get_executor());
             boost::asio::post(ex, boost::beast::bind_front_handler(std::move(handler), ec, n));
           },
           token, buffers);
@@ -237,23 +231,25 @@ class CoalescingStream {
     return wanted;
   }
 
-  // Completion of the readiness wait: receives into the caller's buffers (or waits again after a spurious
-  // wake).
+  // A read waiting for the socket to be readable; then receives into the caller's buffers (or waits again
+  // after a spurious wake).
   template <class MutableBuffers, class Handler>
   struct ReadWhenReady {
     State* s;
     MutableBuffers b;
     Handler handler;
 
+    // Asio starts a wait with EPOLL_CTL_MOD, which reports the socket at once if data is already there.
+    void wait() {
+      auto ex = boost::asio::get_associated_executor(handler, s->next->get_executor());
+      s->next->socket().async_wait(boost::asio::socket_base::wait_read,
+                                   boost::asio::bind_executor(ex, std::move(*this)));
+    }
+
     void operator()(boost::beast::error_code ec) {
       std::size_t n = 0;
       if (!ec) n = receive(*s, b, ec);
-      if (ec == boost::asio::error::would_block) {
-        auto ex = boost::asio::get_associated_executor(handler, s->next->get_executor());
-        s->next->socket().async_wait(boost::asio::socket_base::wait_read,
-                                     boost::asio::bind_executor(ex, std::move(*this)));
-        return;
-      }
+      if (ec == boost::asio::error::would_block) return wait();
       std::move(handler)(ec, n);
     }
   };

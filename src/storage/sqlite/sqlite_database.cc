@@ -896,7 +896,7 @@ void SqliteDatabase::run_syncer() {
 }
 
 void SqliteDatabase::answer(CommittedBatch& batch, const Status& synced) {
-  if (metrics_.durable_write_seconds && !batch.synced_queued_at.empty()) {
+  if (metrics_.durable_write_seconds && batch.committed && synced.ok()) {  // durable ones only
     const auto now = std::chrono::steady_clock::now();
     for (const auto& queued_at : batch.synced_queued_at) {
       metrics_.durable_write_seconds->observe(std::chrono::duration<double>(now - queued_at).count());
