@@ -78,8 +78,9 @@ class SqliteConnection {
  public:
   // Opens `path` (which must exist when read_only) with the given busy timeout. Errors: kInternal naming
   // path.
+  // `vfs`: a registered VFS's name (nullptr: the default one).
   static Result<std::unique_ptr<SqliteConnection>> open(const std::string& path, bool read_only,
-                                                        int busy_timeout_ms);
+                                                        int busy_timeout_ms, const char* vfs = nullptr);
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;
   ~SqliteConnection();  // finalizes the cached statements and closes
@@ -311,6 +312,7 @@ class SqliteDatabase {
   std::deque<CommittedBatch> sync_queue_;  // guarded by sync_mutex_
   bool sync_closed_ = false;               // guarded by sync_mutex_
   bool sync_busy_ = false;                 // the sync thread is syncing or answering; guarded by sync_mutex_
+  int wal_fd_ = -1;  // the log, opened by the first sync_wal(); closed by close()
   std::atomic<bool> directory_synced_{false};
   std::atomic<bool> sync_failed_{false};  // a sync failed: every later write is refused (kUnavailable)
 
