@@ -32,7 +32,8 @@ AccountService::AccountService(const AccountsConfig& config, AccountStore& store
       registrations_new_(metrics.counter("latchkey_registrations_total", "Completed registrations", {{"kind", "new"}})),
       registrations_replaced_(
           metrics.counter("latchkey_registrations_total", "Completed registrations", {{"kind", "reregistration"}})),
-      deletions_(metrics.counter("latchkey_account_deletions_total", "Accounts deleted by their owner")) {}
+      deletions_(metrics.counter("latchkey_account_deletions_total", "Accounts deleted by their owner")),
+      credentials_(config.credential_cache_ttl, config.credential_cache_entries, clock) {}
 
 Result<RegisteredDevice> AccountService::register_account(const RegistrationRequest& request) {
   if (request.password.size() < config_.min_password_length || request.password.size() > config_.max_password_length)
@@ -97,6 +98,7 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
   primary.last_seen_at = now;
   auto record = store_.create_or_replace(number->e164, new_uuid(random_), primary, now, code_provider);
   if (!record.ok()) return record.take_error();
+  forget_credentials(record->account.uuid);  // the old devices' passwords stop working now
 
   if (takeover_ && record->replaced_existing && !by_recovery_password)
     takeover_->completed(record->account.uuid, request.session_id);
@@ -124,22 +126,33 @@ Result<AuthenticatedDevice> AccountService::authenticate(std::string_view userna
     if (ec != std::errc() || end != id_text.data() + id_text.size() || device_id == 0) return unauthorized();
   }
   if (uuid.size() != 36 || password.empty() || password.size() > config_.max_password_length) return unauthorized();
-  auto device = store_.find_device(std::string(uuid), device_id);
-  if (!device.ok()) return device.take_error();
-  if (!device->has_value() || !verify_password((*device)->password_hash, password)) return unauthorized();
-  auto account = store_.find_by_uuid(std::string(uuid));
-  if (!account.ok()) return account.take_error();
-  if (!account->has_value()) return unauthorized();
+  const std::string key(uuid);
+  std::shared_ptr<const Credentials> credentials = credentials_.find(key);
+  if (!credentials) {
+    const auto ticket = credentials_.ticket(key);
+    auto account = store_.find_by_uuid(key);
+    if (!account.ok()) return account.take_error();
+    if (!account->has_value()) return unauthorized();
+    credentials = std::make_shared<const Credentials>(
+        Credentials{std::move((*account)->number), std::move((*account)->devices)});
+    credentials_.put(key, credentials, ticket);
+  }
+  const Device* device = nullptr;
+  for (const Device& d : credentials->devices) {
+    if (d.id == device_id) device = &d;
+  }
+  if (!device || !verify_password(device->password_hash, password)) return unauthorized();
 
   EpochMillis now = clock_.now_ms();
-  if (now - (*device)->last_seen_at > kLastSeenGranularityMs) {
-    Status touched = store_.touch_device(std::string(uuid), device_id, now);
+  if (now - device->last_seen_at > kLastSeenGranularityMs) {
+    Status touched = store_.touch_device(key, device_id, now);
     if (!touched.ok()) log::warn("device_last_seen_not_recorded", {{"reason", touched.error().message}});
+    forget_credentials(key);  // the next call reads the new last_seen_at
   }
   std::vector<std::uint32_t> ids;
-  ids.reserve((*account)->devices.size());
-  for (const Device& d : (*account)->devices) ids.push_back(d.id);
-  return AuthenticatedDevice{std::string(uuid), (*account)->number, std::move(**device), std::move(ids)};
+  ids.reserve(credentials->devices.size());
+  for (const Device& d : credentials->devices) ids.push_back(d.id);
+  return AuthenticatedDevice{key, credentials->number, *device, std::move(ids)};
 }
 
 void AccountService::forget_recovery_password(const std::string& number) {
@@ -150,7 +163,9 @@ void AccountService::forget_recovery_password(const std::string& number) {
 }
 
 Status AccountService::delete_account(const AuthenticatedDevice& device) {
-  LK_RETURN_IF_ERROR(store_.delete_account(device.uuid));
+  Status deleted = store_.delete_account(device.uuid);
+  forget_credentials(device.uuid);  // also when the store failed: whatever it left, read it again
+  LK_RETURN_IF_ERROR(deleted);
   if (devices_removed_) devices_removed_(device.uuid, std::nullopt);
   deletions_.inc();
   log::info("account_deleted", {{"uuid", device.uuid}, {"number", log::mask_number(device.number)}});

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/ticketed_cache.h"
 #include "crypto/random.h"
 #include "limits/rate_limiter.h"
 #include "lock/registration_lock.h"
@@ -70,8 +71,16 @@ class AccountService {
   Result<RegisteredDevice> register_account(const RegistrationRequest& request);
 
   // `username` is "uuid" (device 1) or "uuid.deviceId". kUnauthorized for anything that does not match,
-  // without saying which part was wrong.
+  // without saying which part was wrong. The password is checked on every call; the account's devices and
+  // password records come from memory when they were read less than accounts.credential_cache_ttl ago and
+  // nothing changed them since (forget_credentials).
   Result<AuthenticatedDevice> authenticate(std::string_view username, std::string_view password);
+
+  // Drops what authenticate() remembers of `uuid`'s devices. Whoever adds or removes devices of an account, or
+  // replaces their passwords, calls it once the change is durable, before answering: from then on a removed
+  // device's credentials fail. This service calls it itself for registration and deletion; the application
+  // wires device linking and removal and incident unregistration to it.
+  void forget_credentials(const std::string& uuid) { credentials_.forget(uuid); }
 
   // Forgets the number's registration recovery password (someone completed an SMS verification for it).
   void forget_recovery_password(const std::string& number);
@@ -95,6 +104,13 @@ class AccountService {
   Counter& registrations_replaced_;
   Counter& deletions_;
   DevicesRemovedListener devices_removed_;
+
+  // What authenticate() needs of an account, by uuid (core/ticketed_cache.h).
+  struct Credentials {
+    std::string number;
+    std::vector<Device> devices;  // with their password records; ordered by id
+  };
+  TicketedCache<Credentials> credentials_;
 };
 
 }  // namespace latchkey

@@ -174,6 +174,7 @@ TEST_F(AccountServiceTest, RegistersAndAuthenticates) {
 TEST_F(AccountServiceTest, ReRegistrationKeepsUuidAndRevokesOldDevice) {
   auto first = Register(kPassword);
   ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(accounts_->authenticate(first->uuid, kPassword).ok());  // its credentials are now in memory
   auto second = Register("another-password-of-24c!");
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->uuid, first->uuid);
@@ -209,6 +210,45 @@ TEST_F(AccountServiceTest, DeleteRemovesCredentialsAndFreesNumber) {
   ASSERT_TRUE(again.ok());
   EXPECT_NE(again->uuid, r->uuid);
   EXPECT_FALSE(again->replaced_existing);
+}
+
+// Another server sharing the database removes the device: this one trusts what it read for at most
+// accounts.credential_cache_ttl. The password is still checked on every call.
+TEST_F(AccountServiceTest, CredentialsReadFromStorageAreTrustedForTheirLifetimeOnly) {
+  auto r = Register(kPassword);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(accounts_->authenticate(r->uuid, kPassword).ok());
+  ASSERT_TRUE(storage_->accounts().remove_device(r->uuid, 1).ok());  // not through this service
+
+  EXPECT_TRUE(accounts_->authenticate(r->uuid, kPassword).ok());
+  auto wrong = accounts_->authenticate(r->uuid, "wrong-password-wrong");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, ErrorCode::kUnauthorized);
+
+  clock_.advance(accounts_config_.credential_cache_ttl);
+  auto expired = accounts_->authenticate(r->uuid, kPassword);
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().code, ErrorCode::kUnauthorized);
+}
+
+TEST_F(AccountServiceTest, ForgottenCredentialsAreReadAgainAtOnce) {
+  auto r = Register(kPassword);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(accounts_->authenticate(r->uuid, kPassword).ok());
+  ASSERT_TRUE(storage_->accounts().remove_device(r->uuid, 1).ok());
+  accounts_->forget_credentials(r->uuid);  // what device linking and removal do once their change is durable
+  EXPECT_FALSE(accounts_->authenticate(r->uuid, kPassword).ok());
+}
+
+TEST_F(AccountServiceTest, AZeroCredentialLifetimeReadsStorageEveryTime) {
+  accounts_config_.credential_cache_ttl = std::chrono::milliseconds(0);
+  AccountService uncached(accounts_config_, storage_->accounts(), *verification_, *limits_, nullptr, nullptr, clock_,
+                          random_, metrics_);
+  auto r = Register(kPassword);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(uncached.authenticate(r->uuid, kPassword).ok());
+  ASSERT_TRUE(storage_->accounts().remove_device(r->uuid, 1).ok());
+  EXPECT_FALSE(uncached.authenticate(r->uuid, kPassword).ok());
 }
 
 }  // namespace

@@ -139,16 +139,21 @@ Status Application::start() {
   c->messages = std::make_unique<MessageService>(config_.messages, config_.devices.max_linked_devices, *c->storage,
                                                  c->presence, *c->limits, c->clock, c->metrics);
   // Devices that lose their credentials lose their open sockets too (close code 4401).
-  // Any change to an account's devices also drops the relay's cached device list of that account.
+  // Any change to an account's devices also drops the relay's cached device list of that account, and the
+  // credentials authentication remembers of it.
   ClientPresence* presence = &c->presence;
   MessageService* messages = c->messages.get();
-  auto unregister = [presence, messages](const std::string& uuid, std::optional<std::uint32_t> device_id) {
+  auto unregister = [presence, messages, accounts](const std::string& uuid, std::optional<std::uint32_t> device_id) {
+    accounts->forget_credentials(uuid);
     messages->forget_devices(uuid);
     presence->unregister(uuid, device_id);
   };
   c->accounts->set_devices_removed_listener(unregister);
   c->devices->set_devices_removed_listener(unregister);
-  c->devices->set_device_added_listener([messages](const std::string& uuid) { messages->forget_devices(uuid); });
+  c->devices->set_device_added_listener([messages, accounts](const std::string& uuid) {
+    accounts->forget_credentials(uuid);
+    messages->forget_devices(uuid);
+  });
   add_api_routes(c->router, ApiServices{*c->verification, *c->accounts, *c->registration_lock, *c->backups,
                                         *c->takeover, *c->storage, c->metrics, c->clock,
                                         *c->encrypted_storage, *c->keys, *c->devices, c->provisioning,

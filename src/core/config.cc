@@ -218,7 +218,7 @@ void read_accounts(Reader& r, const toml::table& t, AccountsConfig& c) {
   r.check_keys(t, p, {"min_password_length", "max_password_length", "max_name_bytes", "registration_lock_window",
                       "backup_credentials_ttl", "takeover_delay", "takeover_seen_window",
                       "storage_max_value_bytes", "storage_max_manifest_bytes", "storage_max_items_per_request",
-                      "storage_max_items"});
+                      "storage_max_items", "credential_cache_ttl", "credential_cache_entries"});
   r.read(t, p, "min_password_length", c.min_password_length, 8, 4096);
   r.read(t, p, "max_password_length", c.max_password_length, 8, 4096);
   r.read(t, p, "max_name_bytes", c.max_name_bytes, 0, 65536);
@@ -230,6 +230,8 @@ void read_accounts(Reader& r, const toml::table& t, AccountsConfig& c) {
   r.read(t, p, "storage_max_manifest_bytes", c.storage_max_manifest_bytes, 1, 1 << 20);
   r.read(t, p, "storage_max_items_per_request", c.storage_max_items_per_request, 1, 10000);
   r.read(t, p, "storage_max_items", c.storage_max_items, 1, 10'000'000);
+  r.read(t, p, "credential_cache_ttl", c.credential_cache_ttl);
+  r.read(t, p, "credential_cache_entries", c.credential_cache_entries, 32, 100'000'000);
 }
 
 void read_limits(Reader& r, const toml::table& t, LimitsConfig& c) {
