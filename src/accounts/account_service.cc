@@ -116,43 +116,67 @@ Result<RegisteredDevice> AccountService::register_account(const RegistrationRequ
   return RegisteredDevice{record->account.uuid, number->e164, 1, record->replaced_existing, std::nullopt};
 }
 
-Result<AuthenticatedDevice> AccountService::authenticate(std::string_view username, std::string_view password) {
-  std::string_view uuid = username;
-  std::uint32_t device_id = 1;
+Result<AccountService::Login> AccountService::parse_login(std::string_view username,
+                                                          std::string_view password) const {
+  Login login{std::string(username), 1};
   if (auto dot = username.find('.'); dot != std::string_view::npos) {
-    uuid = username.substr(0, dot);
+    login.uuid = std::string(username.substr(0, dot));
     std::string_view id_text = username.substr(dot + 1);
-    auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), device_id);
-    if (ec != std::errc() || end != id_text.data() + id_text.size() || device_id == 0) return unauthorized();
+    auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), login.device_id);
+    if (ec != std::errc() || end != id_text.data() + id_text.size() || login.device_id == 0) return unauthorized();
   }
-  if (uuid.size() != 36 || password.empty() || password.size() > config_.max_password_length) return unauthorized();
-  const std::string key(uuid);
-  std::shared_ptr<const Credentials> credentials = credentials_.find(key);
+  if (login.uuid.size() != 36 || password.empty() || password.size() > config_.max_password_length)
+    return unauthorized();
+  return login;
+}
+
+Result<AuthenticatedDevice> AccountService::check(const Login& login, const Credentials& credentials,
+                                                  std::string_view password, bool* touch_due) const {
+  const Device* device = nullptr;
+  for (const Device& d : credentials.devices) {
+    if (d.id == login.device_id) device = &d;
+  }
+  if (!device || !verify_password(device->password_hash, password)) return unauthorized();
+  *touch_due = clock_.now_ms() - device->last_seen_at > kLastSeenGranularityMs;
+  std::vector<std::uint32_t> ids;
+  ids.reserve(credentials.devices.size());
+  for (const Device& d : credentials.devices) ids.push_back(d.id);
+  return AuthenticatedDevice{login.uuid, credentials.number, *device, std::move(ids)};
+}
+
+std::optional<Result<AuthenticatedDevice>> AccountService::authenticate_if_cached(std::string_view username,
+                                                                                  std::string_view password) {
+  Result<Login> login = parse_login(username, password);
+  if (!login.ok()) return Result<AuthenticatedDevice>(login.take_error());
+  std::shared_ptr<const Credentials> credentials = credentials_.find(login->uuid);
+  if (!credentials) return std::nullopt;
+  bool touch_due = false;
+  Result<AuthenticatedDevice> device = check(*login, *credentials, password, &touch_due);
+  if (device.ok() && touch_due) return std::nullopt;  // recording it as seen is a storage write
+  return device;
+}
+
+Result<AuthenticatedDevice> AccountService::authenticate(std::string_view username, std::string_view password) {
+  Result<Login> login = parse_login(username, password);
+  if (!login.ok()) return login.take_error();
+  std::shared_ptr<const Credentials> credentials = credentials_.find(login->uuid);
   if (!credentials) {
-    const auto ticket = credentials_.ticket(key);
-    auto account = store_.find_by_uuid(key);
+    const auto ticket = credentials_.ticket(login->uuid);
+    auto account = store_.find_by_uuid(login->uuid);
     if (!account.ok()) return account.take_error();
     if (!account->has_value()) return unauthorized();
     credentials = std::make_shared<const Credentials>(
         Credentials{std::move((*account)->number), std::move((*account)->devices)});
-    credentials_.put(key, credentials, ticket);
+    credentials_.put(login->uuid, credentials, ticket);
   }
-  const Device* device = nullptr;
-  for (const Device& d : credentials->devices) {
-    if (d.id == device_id) device = &d;
-  }
-  if (!device || !verify_password(device->password_hash, password)) return unauthorized();
-
-  EpochMillis now = clock_.now_ms();
-  if (now - device->last_seen_at > kLastSeenGranularityMs) {
-    Status touched = store_.touch_device(key, device_id, now);
+  bool touch_due = false;
+  Result<AuthenticatedDevice> device = check(*login, *credentials, password, &touch_due);
+  if (device.ok() && touch_due) {
+    Status touched = store_.touch_device(login->uuid, login->device_id, clock_.now_ms());
     if (!touched.ok()) log::warn("device_last_seen_not_recorded", {{"reason", touched.error().message}});
-    forget_credentials(key);  // the next call reads the new last_seen_at
+    forget_credentials(login->uuid);  // the next call reads the new last_seen_at
   }
-  std::vector<std::uint32_t> ids;
-  ids.reserve(credentials->devices.size());
-  for (const Device& d : credentials->devices) ids.push_back(d.id);
-  return AuthenticatedDevice{key, credentials->number, *device, std::move(ids)};
+  return device;
 }
 
 void AccountService::forget_recovery_password(const std::string& number) {

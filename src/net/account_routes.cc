@@ -21,6 +21,13 @@ Result<AuthenticatedDevice> authenticate_device(AccountService& accounts, const 
   return accounts.authenticate(credentials->username, credentials->password);
 }
 
+std::optional<Result<AuthenticatedDevice>> authenticate_device_if_cached(AccountService& accounts,
+                                                                         const HttpRequest& request) {
+  auto credentials = basic_credentials(request);
+  if (!credentials.ok()) return Result<AuthenticatedDevice>(credentials.take_error());
+  return accounts.authenticate_if_cached(credentials->username, credentials->password);
+}
+
 void add_account_routes(Router& router, AccountService& accounts, NoticeStore& notices) {
   router.add("POST", "/v1/registration", HandlerPool::kWorker, [&accounts](HttpRequest& request) {
     auto credentials = basic_credentials(request);

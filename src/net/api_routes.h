@@ -3,6 +3,8 @@
 // Handlers translate HTTP to domain calls and back; they hold no state of their own.
 #pragma once
 
+#include <optional>
+
 #include <functional>
 
 #include "accounts/account_service.h"
@@ -76,5 +78,8 @@ inline void add_api_routes(Router& router, const ApiServices& s) {
 // The device named by the request's Basic credentials ("uuid.deviceId:password" or "uuid:password").
 // kUnauthorized when missing or wrong.
 Result<AuthenticatedDevice> authenticate_device(AccountService& accounts, const HttpRequest& request);
+// The same without storage (AccountService::authenticate_if_cached): nullopt when it would need a read.
+std::optional<Result<AuthenticatedDevice>> authenticate_device_if_cached(AccountService& accounts,
+                                                                         const HttpRequest& request);
 
 }  // namespace latchkey

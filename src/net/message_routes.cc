@@ -153,21 +153,44 @@ class MessageSocket final : public WebSocketSession,
   std::int64_t drained_up_to_ = 0;
 };
 
+// The answer to PUT /v1/messages/{uuid} once the send is durable (or refused).
+MessageService::SendDone answer_send(Responder respond) {
+  return [respond = std::move(respond)](Result<MessageSendResult> result) {
+    if (!result.ok()) return respond(HttpResponse::error(result.error()));
+    respond(HttpResponse::json(200, {{"needsSync", result->needs_sync}}));
+  };
+}
+
 }  // namespace
 
 void add_message_routes(Router& router, AccountService& accounts, MessageService& messages, ClientPresence& presence) {
-  router.add_async("PUT", "/v1/messages/{uuid}", HandlerPool::kWorker,
-                   [&accounts, &messages](HttpRequest& request, Responder respond) {
-                     auto sender = authenticate_device(accounts, request);
-                     if (!sender.ok()) return respond(HttpResponse::error(sender.error()));
-                     auto send = parse_send_body(request.body, request.path_params[0],
-                                                 messages.config().max_content_bytes);
-                     if (!send.ok()) return respond(HttpResponse::error(send.error()));
-                     messages.send(*sender, std::move(*send), [respond](Result<MessageSendResult> result) {
-                       if (!result.ok()) return respond(HttpResponse::error(result.error()));
-                       respond(HttpResponse::json(200, {{"needsSync", result->needs_sync}}));
-                     });
-                   });
+  // With the sender's credentials and the destination's devices in memory (the common case) the send is
+  // checked and queued for its write on the I/O thread; otherwise on a worker, which reads storage.
+  router.add_async(
+      "PUT", "/v1/messages/{uuid}", HandlerPool::kWorker,
+      [&accounts, &messages](HttpRequest& request, Responder respond) {
+        auto sender = authenticate_device(accounts, request);
+        if (!sender.ok()) return respond(HttpResponse::error(sender.error()));
+        auto send = parse_send_body(request.body, request.path_params[0], messages.config().max_content_bytes);
+        if (!send.ok()) return respond(HttpResponse::error(send.error()));
+        messages.send(*sender, std::move(*send), answer_send(std::move(respond)));
+      },
+      [&accounts, &messages](HttpRequest& request, Responder& respond) {
+        std::optional<Result<AuthenticatedDevice>> sender = authenticate_device_if_cached(accounts, request);
+        if (!sender) return false;
+        if (!sender->ok()) {
+          respond(HttpResponse::error(sender->error()));
+          return true;
+        }
+        if (!messages.has_cached_devices(request.path_params[0])) return false;
+        auto send = parse_send_body(request.body, request.path_params[0], messages.config().max_content_bytes);
+        if (!send.ok()) {
+          respond(HttpResponse::error(send.error()));
+          return true;
+        }
+        MessageService::SendDone done = answer_send(respond);
+        return messages.send_if_cached(**sender, *send, done);  // false: evicted meanwhile, the worker reads
+      });
 
   router.add_websocket("/v1/websocket", [&accounts, &messages, &presence](HttpRequest& request,
                                                                          std::shared_ptr<WebSocketChannel> channel)

@@ -19,19 +19,20 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }  // namespace
 
 void Router::add(std::string method, std::string pattern, HandlerPool pool, Handler handler) {
-  Route r{std::move(method), std::move(pattern), pool, std::move(handler), {}, {}, {}};
+  Route r{std::move(method), std::move(pattern), pool, std::move(handler), {}, {}, {}, {}};
   for (auto part : split_path(r.pattern)) r.segments.emplace_back(part);
   routes_.push_back(std::move(r));
 }
 
-void Router::add_async(std::string method, std::string pattern, HandlerPool pool, AsyncHandler handler) {
-  Route r{std::move(method), std::move(pattern), pool, {}, std::move(handler), {}, {}};
+void Router::add_async(std::string method, std::string pattern, HandlerPool pool, AsyncHandler handler,
+                       InlineAttempt attempt) {
+  Route r{std::move(method), std::move(pattern), pool, {}, std::move(handler), std::move(attempt), {}, {}};
   for (auto part : split_path(r.pattern)) r.segments.emplace_back(part);
   routes_.push_back(std::move(r));
 }
 
 void Router::add_websocket(std::string pattern, WebSocketAccept accept) {
-  Route r{"GET", std::move(pattern), HandlerPool::kWorker, {}, {}, std::move(accept), {}};
+  Route r{"GET", std::move(pattern), HandlerPool::kWorker, {}, {}, {}, std::move(accept), {}};
   for (auto part : split_path(r.pattern)) r.segments.emplace_back(part);
   routes_.push_back(std::move(r));
 }

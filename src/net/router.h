@@ -27,6 +27,10 @@ using Responder = std::function<void(HttpResponse)>;
 // A handler that answers later (for example once a write is durable) without holding its thread meanwhile. It
 // must call the responder exactly once; the request stays valid until then.
 using AsyncHandler = std::function<void(HttpRequest&, Responder)>;
+// Tried first, on the I/O thread, before an async handler is sent to its pool: for routes whose common case
+// needs no storage read. Either answers through the responder (now or later) and returns true, or returns false
+// without answering or changing the request, and the route's handler then runs on its pool as usual.
+using InlineAttempt = std::function<bool(HttpRequest&, Responder&)>;
 
 struct Route {
   std::string method;
@@ -34,6 +38,7 @@ struct Route {
   HandlerPool pool = HandlerPool::kWorker;
   Handler handler;                    // one of handler, async_handler and websocket is set
   AsyncHandler async_handler;
+  InlineAttempt inline_attempt;       // optional, with async_handler only
   WebSocketAccept websocket;          // GET only: the request must be a WebSocket upgrade
   std::vector<std::string> segments;  // pattern split on '/'
 };
@@ -41,7 +46,8 @@ struct Route {
 class Router {
  public:
   void add(std::string method, std::string pattern, HandlerPool pool, Handler handler);
-  void add_async(std::string method, std::string pattern, HandlerPool pool, AsyncHandler handler);
+  void add_async(std::string method, std::string pattern, HandlerPool pool, AsyncHandler handler,
+                 InlineAttempt attempt = nullptr);
   // A WebSocket endpoint (GET). `accept` runs on the worker pool.
   void add_websocket(std::string pattern, WebSocketAccept accept);
 

@@ -110,13 +110,15 @@ asio::awaitable<HttpResponse> run_on_pool(Pool& pool, const char* pool_name, con
   co_return co_await on_pool<HttpResponse>(pool, pool_name, [&route, &request] { return call_handler(route, request); });
 }
 
-// Starts an async handler on `pool`; the coroutine resumes on its own executor when the handler responds.
+// Starts an async handler: first its inline attempt on this I/O thread, if it has one, else on `pool`. The
+// coroutine resumes on its own executor when the handler responds.
+// `inline_handled` counts the requests the inline attempt took.
 template <class Pool>
 asio::awaitable<HttpResponse> run_async_on_pool(Pool& pool, const char* pool_name, const Route& route,
-                                                HttpRequest& request) {
+                                                HttpRequest& request, Counter* inline_handled = nullptr) {
   auto executor = co_await asio::this_coro::executor;
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(HttpResponse)>(
-      [&pool, pool_name, &route, &request, executor](auto handler) mutable {
+      [&pool, pool_name, &route, &request, executor, inline_handled](auto handler) mutable {
         using HandlerType = decltype(handler);
         struct State {
           State(HandlerType h, asio::executor_work_guard<asio::any_io_executor> w) : handler(std::move(h)), work(std::move(w)) {}
@@ -125,15 +127,27 @@ asio::awaitable<HttpResponse> run_async_on_pool(Pool& pool, const char* pool_nam
           std::atomic<bool> answered{false};
         };
         auto state = std::make_shared<State>(std::move(handler), asio::make_work_guard(executor));
-        asio::post(pool, [state, pool_name, &route, &request] {
+        Responder respond = [state](HttpResponse response) {
+          if (state->answered.exchange(true)) return;
+          auto resume_on = asio::get_associated_executor(state->handler);
+          asio::post(resume_on, [state, response = std::move(response)]() mutable {
+            state->handler(std::move(response));
+          });
+        };
+        if (route.inline_attempt) {
+          try {
+            if (route.inline_attempt(request, respond)) {
+              if (inline_handled) inline_handled->inc();
+              return;
+            }
+          } catch (const std::exception& e) {
+            log::error("handler_failed", {{"route", route.pattern}, {"what", e.what()}});
+            respond(HttpResponse::error(make_error(ErrorCode::kInternal, "internal error")));
+            return;
+          }
+        }
+        asio::post(pool, [pool_name, &route, &request, respond = std::move(respond)] {
           name_pool_thread(pool_name);
-          Responder respond = [state](HttpResponse response) {
-            if (state->answered.exchange(true)) return;
-            auto resume_on = asio::get_associated_executor(state->handler);
-            asio::post(resume_on, [state, response = std::move(response)]() mutable {
-              state->handler(std::move(response));
-            });
-          };
           try {
             route.async_handler(request, respond);
           } catch (const std::exception& e) {
@@ -362,7 +376,14 @@ struct HttpServer::Impl {
     if (match.route->async_handler) {
       if (match.route->pool == HandlerPool::kOutbound)
         co_return co_await run_async_on_pool(outbound, "lk-outbound", *match.route, request);
-      co_return co_await run_async_on_pool(workers, "lk-worker", *match.route, request);
+      Counter* inline_handled = nullptr;
+      if (match.route->inline_attempt) {
+        inline_handled = &metrics.counter("latchkey_http_inline_requests_total",
+                                          "Requests handled on the I/O thread without a worker (credentials and "
+                                          "the other data they need were in memory)",
+                                          {{"route", match.route->pattern}});
+      }
+      co_return co_await run_async_on_pool(workers, "lk-worker", *match.route, request, inline_handled);
     }
     switch (match.route->pool) {
       case HandlerPool::kInline: co_return call_handler(*match.route, request);

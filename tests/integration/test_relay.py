@@ -361,6 +361,41 @@ class MessagesTest(LatchkeyTestCase):
         self.assertEqual(alice.send(new_owner).status, 200)
         ws.close()
 
+    def test_sends_from_memory_still_see_credential_changes(self):
+        # With the sender's credentials and the destination's devices in memory, PUT /v1/messages is answered
+        # without a worker; linking, removal, a wrong password and re-registration must still count at once.
+        def inline_sends():
+            samples = harness.parse_prometheus(self.server.request("GET", "/metrics").body)
+            return harness.metric_sum(samples, "latchkey_http_inline_requests_total", route="/v1/messages/{uuid}")
+
+        alice, bob = Account(self.server), Account(self.server)
+        before = inline_sends()
+        for _ in range(3):
+            self.assertEqual(alice.send(bob).status, 200)
+        self.assertGreaterEqual(inline_sends() - before, 2)  # the first one read storage
+
+        two = bob.link()  # bob's credentials were in memory (the provisioning code request)
+        self.assertEqual(bob.send(alice, device_id=two).status, 200)
+        self.assertEqual(bob.send(alice, device_id=two).status, 200)
+        self.assertEqual(bob.request("DELETE", f"/v1/devices/{two}").status, 204)
+        self.assertError(bob.send(alice, device_id=two), 401, "unauthorized")
+        del bob.devices[two]
+
+        wrong = self.server.request("PUT", f"/v1/messages/{bob.uuid}",
+                                    {"timestamp": 1, "messages": alice.envelopes_for(bob)},
+                                    auth=(alice.auth()[0], "not-" + alice.password))
+        self.assertError(wrong, 401, "unauthorized")
+        self.assertError(self.server.request("PUT", f"/v1/messages/{bob.uuid}", {"timestamp": 1, "messages": []},
+                                             auth=alice.auth()), 400, "malformed_request")
+
+        old_alice = alice.auth()
+        new_alice = Account(self.server, number=alice.number)
+        self.assertEqual(new_alice.uuid, alice.uuid)
+        resp = self.server.request("PUT", f"/v1/messages/{bob.uuid}",
+                                   {"timestamp": 1, "messages": alice.envelopes_for(bob)}, auth=old_alice)
+        self.assertError(resp, 401, "unauthorized")
+        self.assertEqual(new_alice.send(bob).status, 200)
+
     def test_bad_messages(self):
         alice, bob = Account(self.server), Account(self.server)
         path = f"/v1/messages/{bob.uuid}"
