@@ -132,16 +132,20 @@ Result<AccountService::Login> AccountService::parse_login(std::string_view usern
 
 Result<AuthenticatedDevice> AccountService::check(const Login& login, const Credentials& credentials,
                                                   std::string_view password, bool* touch_due) const {
-  const Device* device = nullptr;
-  for (const Device& d : credentials.devices) {
+  const CachedDevice* device = nullptr;
+  for (const CachedDevice& d : credentials.devices) {
     if (d.id == login.device_id) device = &d;
   }
   if (!device || !verify_password(device->password_hash, password)) return unauthorized();
   *touch_due = clock_.now_ms() - device->last_seen_at > kLastSeenGranularityMs;
-  std::vector<std::uint32_t> ids;
-  ids.reserve(credentials.devices.size());
-  for (const Device& d : credentials.devices) ids.push_back(d.id);
-  return AuthenticatedDevice{login.uuid, credentials.number, *device, std::move(ids)};
+  AuthenticatedDevice authenticated{login.uuid, credentials.number, Device{}, {}};
+  authenticated.device.id = device->id;
+  authenticated.device.registration_id = device->registration_id;
+  authenticated.device.created_at = device->created_at;
+  authenticated.device.last_seen_at = device->last_seen_at;
+  authenticated.account_device_ids.reserve(credentials.devices.size());
+  for (const CachedDevice& d : credentials.devices) authenticated.account_device_ids.push_back(d.id);
+  return authenticated;
 }
 
 std::optional<Result<AuthenticatedDevice>> AccountService::authenticate_if_cached(std::string_view username,
@@ -165,8 +169,13 @@ Result<AuthenticatedDevice> AccountService::authenticate(std::string_view userna
     auto account = store_.find_by_uuid(login->uuid);
     if (!account.ok()) return account.take_error();
     if (!account->has_value()) return unauthorized();
-    credentials = std::make_shared<const Credentials>(
-        Credentials{std::move((*account)->number), std::move((*account)->devices)});
+    auto read = std::make_shared<Credentials>();
+    read->number = std::move((*account)->number);
+    read->devices.reserve((*account)->devices.size());
+    for (Device& d : (*account)->devices) {
+      read->devices.push_back({d.id, d.registration_id, d.created_at, d.last_seen_at, std::move(d.password_hash)});
+    }
+    credentials = read;
     credentials_.put(login->uuid, credentials, ticket);
   }
   bool touch_due = false;

@@ -45,7 +45,7 @@ struct RegisteredDevice {
 struct AuthenticatedDevice {
   std::string uuid;
   std::string number;
-  Device device;
+  Device device;  // its id, registration id and times; never its password record or name
   std::vector<std::uint32_t> account_device_ids;  // every device of the account, this one included
 };
 
@@ -111,9 +111,16 @@ class AccountService {
   DevicesRemovedListener devices_removed_;
 
   // What authenticate() needs of an account, by uuid (core/ticketed_cache.h).
+  struct CachedDevice {
+    std::uint32_t id = 0;
+    int registration_id = 0;
+    EpochMillis created_at = 0;
+    EpochMillis last_seen_at = 0;
+    std::string password_hash;
+  };
   struct Credentials {
     std::string number;
-    std::vector<Device> devices;  // with their password records; ordered by id
+    std::vector<CachedDevice> devices;  // ordered by id
   };
   struct Login {
     std::string uuid;

@@ -197,9 +197,6 @@ void add_message_routes(Router& router, AccountService& accounts, MessageService
                                             -> Result<std::shared_ptr<WebSocketSession>> {
     auto device = authenticate_device(accounts, request);
     if (!device.ok()) return device.take_error();
-    // A socket lives long: it keeps who it is, not the device's password record or name.
-    device->device.password_hash = std::string();
-    device->device.name = std::string();
     return std::shared_ptr<WebSocketSession>(
         std::make_shared<MessageSocket>(messages, presence, std::move(*device), std::move(channel)));
   });
