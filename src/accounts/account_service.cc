@@ -18,9 +18,10 @@ Error unauthorized() { return make_error(ErrorCode::kUnauthorized, "missing or w
 
 }  // namespace
 
-AccountService::AccountService(const AccountsConfig& config, AccountStore& store, VerificationService& verification,
-                               Limits& limits, RegistrationLockService* lock, TakeoverGuard* takeover,
-                               const Clock& clock, Random& random, MetricsRegistry& metrics)
+AccountService::AccountService(const AccountsConfig& config, AccountStore& store,
+                               VerificationService& verification, Limits& limits,
+                               RegistrationLockService* lock, TakeoverGuard* takeover, const Clock& clock,
+                               Random& random, MetricsRegistry& metrics)
     : config_(config),
       store_(store),
       verification_(verification),
@@ -29,9 +30,10 @@ AccountService::AccountService(const AccountsConfig& config, AccountStore& store
       takeover_(takeover),
       clock_(clock),
       random_(random),
-      registrations_new_(metrics.counter("latchkey_registrations_total", "Completed registrations", {{"kind", "new"}})),
-      registrations_replaced_(
-          metrics.counter("latchkey_registrations_total", "Completed registrations", {{"kind", "reregistration"}})),
+      registrations_new_(
+          metrics.counter("latchkey_registrations_total", "Completed registrations", {{"kind", "new"}})),
+      registrations_replaced_(metrics.counter("latchkey_registrations_total", "Completed registrations",
+                                              {{"kind", "reregistration"}})),
       deletions_(metrics.counter("latchkey_account_deletions_total", "Accounts deleted by their owner")),
       credentials_(config.credential_cache_ttl, config.credential_cache_entries, clock) {}
 
@@ -123,7 +125,8 @@ Result<AccountService::Login> AccountService::parse_login(std::string_view usern
     login.uuid = std::string(username.substr(0, dot));
     std::string_view id_text = username.substr(dot + 1);
     auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), login.device_id);
-    if (ec != std::errc() || end != id_text.data() + id_text.size() || login.device_id == 0) return unauthorized();
+    if (ec != std::errc() || end != id_text.data() + id_text.size() || login.device_id == 0)
+      return unauthorized();
   }
   if (login.uuid.size() != 36 || password.empty() || password.size() > config_.max_password_length)
     return unauthorized();
@@ -160,7 +163,8 @@ std::optional<Result<AuthenticatedDevice>> AccountService::authenticate_if_cache
   return device;
 }
 
-Result<AuthenticatedDevice> AccountService::authenticate(std::string_view username, std::string_view password) {
+Result<AuthenticatedDevice> AccountService::authenticate(std::string_view username,
+                                                         std::string_view password) {
   Result<Login> login = parse_login(username, password);
   if (!login.ok()) return login.take_error();
   std::shared_ptr<const Credentials> credentials = credentials_.find(login->uuid);
@@ -173,7 +177,8 @@ Result<AuthenticatedDevice> AccountService::authenticate(std::string_view userna
     read->number = std::move((*account)->number);
     read->devices.reserve((*account)->devices.size());
     for (Device& d : (*account)->devices) {
-      read->devices.push_back({d.id, d.registration_id, d.created_at, d.last_seen_at, std::move(d.password_hash)});
+      read->devices.push_back(
+          {d.id, d.registration_id, d.created_at, d.last_seen_at, std::move(d.password_hash)});
     }
     credentials = read;
     credentials_.put(login->uuid, credentials, ticket);

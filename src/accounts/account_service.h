@@ -76,15 +76,15 @@ class AccountService {
   // nothing changed them since (forget_credentials).
   Result<AuthenticatedDevice> authenticate(std::string_view username, std::string_view password);
 
-  // authenticate() when it needs no storage (safe on an I/O thread): nullopt when the account's credentials are
-  // not in memory or the device is due to be recorded as seen; then call authenticate().
+  // authenticate() when it needs no storage (safe on an I/O thread): nullopt when the account's credentials
+  // are not in memory or the device is due to be recorded as seen; then call authenticate().
   std::optional<Result<AuthenticatedDevice>> authenticate_if_cached(std::string_view username,
                                                                     std::string_view password);
 
-  // Drops what authenticate() remembers of `uuid`'s devices. Whoever adds or removes devices of an account, or
-  // replaces their passwords, calls it once the change is durable, before answering: from then on a removed
-  // device's credentials fail. This service calls it itself for registration and deletion; the application
-  // wires device linking and removal and incident unregistration to it.
+  // Drops what authenticate() remembers of `uuid`'s devices. Whoever adds or removes devices of an account,
+  // or replaces their passwords, calls it once the change is durable, before answering: from then on a
+  // removed device's credentials fail. This service calls it itself for registration and deletion; the
+  // application wires device linking and removal and incident unregistration to it.
   void forget_credentials(const std::string& uuid) { credentials_.forget(uuid); }
 
   // Forgets the number's registration recovery password (someone completed an SMS verification for it).
@@ -127,9 +127,10 @@ class AccountService {
     std::uint32_t device_id = 1;
   };
   Result<Login> parse_login(std::string_view username, std::string_view password) const;  // kUnauthorized
-  // The device of `login` if `password` is its password; sets *touch_due when it was last seen over an hour ago.
-  Result<AuthenticatedDevice> check(const Login& login, const Credentials& credentials, std::string_view password,
-                                    bool* touch_due) const;
+  // The device of `login` if `password` is its password; sets *touch_due when it was last seen over an hour
+  // ago.
+  Result<AuthenticatedDevice> check(const Login& login, const Credentials& credentials,
+                                    std::string_view password, bool* touch_due) const;
 
   TicketedCache<Credentials> credentials_;
 };

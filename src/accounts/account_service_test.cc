@@ -242,8 +242,8 @@ TEST_F(AccountServiceTest, ForgottenCredentialsAreReadAgainAtOnce) {
 
 TEST_F(AccountServiceTest, AZeroCredentialLifetimeReadsStorageEveryTime) {
   accounts_config_.credential_cache_ttl = std::chrono::milliseconds(0);
-  AccountService uncached(accounts_config_, storage_->accounts(), *verification_, *limits_, nullptr, nullptr, clock_,
-                          random_, metrics_);
+  AccountService uncached(accounts_config_, storage_->accounts(), *verification_, *limits_, nullptr, nullptr,
+                          clock_, random_, metrics_);
   auto r = Register(kPassword);
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(uncached.authenticate(r->uuid, kPassword).ok());

@@ -143,7 +143,8 @@ Status Application::start() {
   // credentials authentication remembers of it.
   ClientPresence* presence = &c->presence;
   MessageService* messages = c->messages.get();
-  auto unregister = [presence, messages, accounts](const std::string& uuid, std::optional<std::uint32_t> device_id) {
+  auto unregister = [presence, messages, accounts](const std::string& uuid,
+                                                   std::optional<std::uint32_t> device_id) {
     accounts->forget_credentials(uuid);
     messages->forget_devices(uuid);
     presence->unregister(uuid, device_id);

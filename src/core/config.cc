@@ -215,10 +215,11 @@ void read_verification(Reader& r, const toml::table& t, VerificationConfig& c) {
 
 void read_accounts(Reader& r, const toml::table& t, AccountsConfig& c) {
   const std::string p = "accounts";
-  r.check_keys(t, p, {"min_password_length", "max_password_length", "max_name_bytes", "registration_lock_window",
-                      "backup_credentials_ttl", "takeover_delay", "takeover_seen_window",
-                      "storage_max_value_bytes", "storage_max_manifest_bytes", "storage_max_items_per_request",
-                      "storage_max_items", "credential_cache_ttl", "credential_cache_entries"});
+  r.check_keys(t, p,
+               {"min_password_length", "max_password_length", "max_name_bytes", "registration_lock_window",
+                "backup_credentials_ttl", "takeover_delay", "takeover_seen_window", "storage_max_value_bytes",
+                "storage_max_manifest_bytes", "storage_max_items_per_request", "storage_max_items",
+                "credential_cache_ttl", "credential_cache_entries"});
   r.read(t, p, "min_password_length", c.min_password_length, 8, 4096);
   r.read(t, p, "max_password_length", c.max_password_length, 8, 4096);
   r.read(t, p, "max_name_bytes", c.max_name_bytes, 0, 65536);

@@ -71,7 +71,7 @@ struct AccountsConfig {
   std::size_t storage_max_manifest_bytes = 65536;  // encrypted storage: largest manifest value
   std::size_t storage_max_items_per_request = 256; // encrypted storage: keys or items in one request
   std::size_t storage_max_items = 10000;           // encrypted storage: items one account may hold
-  Duration credential_cache_ttl = 10s;             // how long a device's stored credentials are trusted from memory
+  Duration credential_cache_ttl = 10s;             // stored credentials are trusted from memory this long
   std::size_t credential_cache_entries = 100000;   // accounts whose credentials are cached
 };
 

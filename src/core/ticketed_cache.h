@@ -2,11 +2,11 @@
 // process, for reads too frequent to go to storage each time (a device list checked on every send, the
 // credentials checked on every request).
 //
-// Consistency: forget(key) is called by whoever changes the stored value, after the change is durable. A value
-// read from storage before such a change must not be cached after it: callers take a ticket(key) before the
-// storage read and pass it to put(), which drops the value if a forget() of that key came in between. Entries
-// also expire after `ttl`, which bounds staleness from changes made by another process sharing the storage.
-// A ttl of zero turns the cache off (find() always misses, put() keeps nothing).
+// Consistency: forget(key) is called by whoever changes the stored value, after the change is durable. A
+// value read from storage before such a change must not be cached after it: callers take a ticket(key) before
+// the storage read and pass it to put(), which drops the value if a forget() of that key came in between.
+// Entries also expire after `ttl`, which bounds staleness from changes made by another process sharing the
+// storage. A ttl of zero turns the cache off (find() always misses, put() keeps nothing).
 //
 // Thread-safe, non-blocking (short mutex sections on one of 32 shards).
 #pragma once
@@ -33,7 +33,9 @@ class TicketedCache {
 
   // At most `max_entries` entries (a full shard is emptied before it takes a new key).
   TicketedCache(std::chrono::milliseconds ttl, std::size_t max_entries, const Clock& clock)
-      : clock_(clock), ttl_ms_(ttl.count()), max_per_shard_(std::max<std::size_t>(1, max_entries / kShards)) {}
+      : clock_(clock),
+        ttl_ms_(ttl.count()),
+        max_per_shard_(std::max<std::size_t>(1, max_entries / kShards)) {}
 
   // The cached value of `key`, or nullptr (not cached or expired).
   std::shared_ptr<const Value> find(const std::string& key) const {
@@ -59,7 +61,8 @@ class TicketedCache {
     const EpochMillis expires_at = clock_.now_ms() + ttl_ms_;
     Shard& shard = shard_of(key);
     std::lock_guard lock(shard.mutex);
-    if (shard.generation != ticket) return false;  // forgotten since the caller's read: its value may be stale
+    if (shard.generation != ticket)
+      return false;  // forgotten since the caller's read: its value may be stale
     if (shard.entries.size() >= max_per_shard_ && !shard.entries.count(key)) shard.entries.clear();
     shard.entries[key] = Entry{std::move(value), expires_at};
     return true;

@@ -24,9 +24,9 @@ using DeviceList = std::vector<DirectoryDevice>;  // ordered by id
 // Thread-safe, non-blocking (short mutex sections only).
 //
 // Consistency (core/ticketed_cache.h): forget() is called by whoever changes an account's devices
-// (re-registration, link, removal, deletion, incident unregistration) after the change is durable; callers take
-// a ticket() before the storage read and pass it to put(). Entries expire after messages.device_cache_ttl,
-// which bounds staleness from changes made by another process.
+// (re-registration, link, removal, deletion, incident unregistration) after the change is durable; callers
+// take a ticket() before the storage read and pass it to put(). Entries expire after
+// messages.device_cache_ttl, which bounds staleness from changes made by another process.
 class DeviceDirectory {
  public:
   DeviceDirectory(const MessagesConfig& config, const Clock& clock);

@@ -3,22 +3,21 @@
 // Handlers translate HTTP to domain calls and back; they hold no state of their own.
 #pragma once
 
+#include <functional>
 #include <optional>
 
-#include <functional>
-
 #include "accounts/account_service.h"
+#include "alerts/alert_engine.h"
 #include "devices/device_service.h"
 #include "devices/provisioning_registry.h"
-#include "keys/key_service.h"
-#include "messages/client_presence.h"
-#include "messages/message_service.h"
 #include "encrypted_storage/encrypted_storage_service.h"
+#include "incidents/incident_service.h"
+#include "keys/key_service.h"
 #include "lock/backup_service.h"
 #include "lock/registration_lock.h"
+#include "messages/client_presence.h"
+#include "messages/message_service.h"
 #include "metrics/metrics.h"
-#include "alerts/alert_engine.h"
-#include "incidents/incident_service.h"
 #include "net/router.h"
 #include "staff/account_lookup.h"
 #include "staff/staff_service.h"

@@ -171,7 +171,8 @@ void add_message_routes(Router& router, AccountService& accounts, MessageService
       [&accounts, &messages](HttpRequest& request, Responder respond) {
         auto sender = authenticate_device(accounts, request);
         if (!sender.ok()) return respond(HttpResponse::error(sender.error()));
-        auto send = parse_send_body(request.body, request.path_params[0], messages.config().max_content_bytes);
+        auto send =
+            parse_send_body(request.body, request.path_params[0], messages.config().max_content_bytes);
         if (!send.ok()) return respond(HttpResponse::error(send.error()));
         messages.send(*sender, std::move(*send), answer_send(std::move(respond)));
       },
@@ -183,7 +184,8 @@ void add_message_routes(Router& router, AccountService& accounts, MessageService
           return true;
         }
         if (!messages.has_cached_devices(request.path_params[0])) return false;
-        auto send = parse_send_body(request.body, request.path_params[0], messages.config().max_content_bytes);
+        auto send =
+            parse_send_body(request.body, request.path_params[0], messages.config().max_content_bytes);
         if (!send.ok()) {
           respond(HttpResponse::error(send.error()));
           return true;

@@ -28,8 +28,8 @@ using Responder = std::function<void(HttpResponse)>;
 // must call the responder exactly once; the request stays valid until then.
 using AsyncHandler = std::function<void(HttpRequest&, Responder)>;
 // Tried first, on the I/O thread, before an async handler is sent to its pool: for routes whose common case
-// needs no storage read. Either answers through the responder (now or later) and returns true, or returns false
-// without answering or changing the request, and the route's handler then runs on its pool as usual.
+// needs no storage read. Either answers through the responder (now or later) and returns true, or returns
+// false without answering or changing the request, and the route's handler then runs on its pool as usual.
 using InlineAttempt = std::function<bool(HttpRequest&, Responder&)>;
 
 struct Route {

@@ -31,5 +31,37 @@ TEST(RouterTest, MatchesLiteralsAndPlaceholders) {
   EXPECT_TRUE(router.match("GET", "/nope").allowed_methods.empty());
 }
 
+TEST(RouterTest, AnAsyncRouteKeepsItsHandlerAndItsInlineAttempt) {
+  Router router;
+  int attempts = 0, handled = 0;
+  router.add_async(
+      "PUT", "/v1/messages/{uuid}", HandlerPool::kWorker, [&](HttpRequest&, Responder) { ++handled; },
+      [&](HttpRequest& request, Responder&) {
+        ++attempts;
+        return request.body == "inline";
+      });
+  router.add_async("PUT", "/v1/other", HandlerPool::kWorker, [&](HttpRequest&, Responder) { ++handled; });
+
+  auto m = router.match("PUT", "/v1/messages/u");
+  ASSERT_TRUE(m.route);
+  ASSERT_TRUE(m.route->async_handler);
+  ASSERT_TRUE(m.route->inline_attempt);
+  EXPECT_FALSE(m.route->handler);
+  HttpRequest request;
+  Responder respond = [](HttpResponse) {};
+  request.body = "inline";
+  EXPECT_TRUE(m.route->inline_attempt(request, respond));
+  request.body = "worker";
+  EXPECT_FALSE(m.route->inline_attempt(request, respond));
+  m.route->async_handler(request, respond);
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(handled, 1);
+
+  m = router.match("PUT", "/v1/other");
+  ASSERT_TRUE(m.route);
+  EXPECT_TRUE(m.route->async_handler);
+  EXPECT_FALSE(m.route->inline_attempt);
+}
+
 }  // namespace
 }  // namespace latchkey

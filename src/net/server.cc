@@ -378,10 +378,11 @@ struct HttpServer::Impl {
         co_return co_await run_async_on_pool(outbound, "lk-outbound", *match.route, request);
       Counter* inline_handled = nullptr;
       if (match.route->inline_attempt) {
-        inline_handled = &metrics.counter("latchkey_http_inline_requests_total",
-                                          "Requests handled on the I/O thread without a worker (credentials and "
-                                          "the other data they need were in memory)",
-                                          {{"route", match.route->pattern}});
+        inline_handled =
+            &metrics.counter("latchkey_http_inline_requests_total",
+                             "Requests handled on the I/O thread without a worker (credentials and "
+                             "the other data they need were in memory)",
+                             {{"route", match.route->pattern}});
       }
       co_return co_await run_async_on_pool(workers, "lk-worker", *match.route, request, inline_handled);
     }

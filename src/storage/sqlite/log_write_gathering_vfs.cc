@@ -11,9 +11,9 @@
 namespace latchkey {
 namespace {
 
-constexpr int kFrameHeaderBytes = 24;               // a log frame's header; bytes 4..7: database size, commit only
-// A larger commit is written in pieces of at most this size: the unix VFS writes at most 128 KiB - 1 bytes per
-// pwrite, and a longer request fails once the remainder it masks off is a multiple of 128 KiB.
+constexpr int kFrameHeaderBytes = 24;  // a log frame's header; bytes 4..7: database size, commit only
+// A larger commit is written in pieces of at most this size: the unix VFS writes at most 128 KiB - 1 bytes
+// per pwrite, and a longer request fails once the remainder it masks off is a multiple of 128 KiB.
 constexpr std::size_t kMaxGatheredBytes = 120 << 10;
 
 std::atomic<std::uint64_t> writes_gathered{0};
@@ -23,8 +23,8 @@ std::atomic<std::uint64_t> writes_issued{0};
 struct LogFile {
   sqlite3_file base;  // base.pMethods = &kLogMethods
   sqlite3_file* real;
-  std::string gathered;          // bytes appended since the last write to `real`
-  sqlite3_int64 gathered_at = 0; // their offset in the file
+  std::string gathered;              // bytes appended since the last write to `real`
+  sqlite3_int64 gathered_at = 0;     // their offset in the file
   bool commit_frame_header = false;  // the last append was a commit frame's header: its page comes next
   sqlite3_int64 last_read_at = -1;   // offset of the last read, when no write came after it
 };
@@ -73,8 +73,8 @@ int log_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 of
   const bool rewrites_header = amount == kFrameHeaderBytes && offset == f->last_read_at;
   f->last_read_at = -1;
   if (!appends) {
-    // Anything else (the first write, a rewrite of an earlier frame, a log restarting at its beginning, a piece
-    // of a large commit) goes after what was gathered, in the order SQLite asked.
+    // Anything else (the first write, a rewrite of an earlier frame, a log restarting at its beginning, a
+    // piece of a large commit) goes after what was gathered, in the order SQLite asked.
     if (write_gathered(f) != SQLITE_OK) return SQLITE_IOERR_WRITE;
     if (size > kMaxGatheredBytes) {
       writes_issued.fetch_add(1, std::memory_order_relaxed);
@@ -107,7 +107,9 @@ int log_file_size(sqlite3_file* file, sqlite3_int64* size) {
   return f->real->pMethods->xFileSize(f->real, size);
 }
 
-int log_lock(sqlite3_file* file, int level) { return log_file(file)->real->pMethods->xLock(log_file(file)->real, level); }
+int log_lock(sqlite3_file* file, int level) {
+  return log_file(file)->real->pMethods->xLock(log_file(file)->real, level);
+}
 int log_unlock(sqlite3_file* file, int level) {
   return log_file(file)->real->pMethods->xUnlock(log_file(file)->real, level);
 }
@@ -121,7 +123,9 @@ int log_file_control(sqlite3_file* file, int op, void* arg) {
   return f->real->pMethods->xFileControl(f->real, op, arg);
 }
 
-int log_sector_size(sqlite3_file* file) { return log_file(file)->real->pMethods->xSectorSize(log_file(file)->real); }
+int log_sector_size(sqlite3_file* file) {
+  return log_file(file)->real->pMethods->xSectorSize(log_file(file)->real);
+}
 int log_device_characteristics(sqlite3_file* file) {
   return log_file(file)->real->pMethods->xDeviceCharacteristics(log_file(file)->real);
 }
@@ -130,7 +134,8 @@ int log_device_characteristics(sqlite3_file* file) {
 // forward, in case a later SQLite does.
 int log_shm_map(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
   sqlite3_file* real = log_file(file)->real;
-  return real->pMethods->iVersion >= 2 ? real->pMethods->xShmMap(real, region, size, extend, out) : SQLITE_IOERR;
+  return real->pMethods->iVersion >= 2 ? real->pMethods->xShmMap(real, region, size, extend, out)
+                                       : SQLITE_IOERR;
 }
 int log_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
   sqlite3_file* real = log_file(file)->real;

@@ -2,8 +2,8 @@
 //
 // SQLite appends a commit to the log one frame at a time, and each frame as two writes: its 24-byte header,
 // then the page. A commit of 15 pages costs 30 pwrite calls. Through this VFS the log's appends are kept in
-// memory and handed to the wrapped VFS as one write when the commit's last frame (the one whose header carries
-// the commit mark, a non-zero database size) has been appended. The commit becomes visible to other
+// memory and handed to the wrapped VFS as one write when the commit's last frame (the one whose header
+// carries the commit mark, a non-zero database size) has been appended. The commit becomes visible to other
 // connections only after that frame is written (SQLite updates the shared index afterwards), so readers never
 // see a frame that is still in memory.
 //

@@ -1,6 +1,6 @@
 // The log-write-gathering VFS: a commit's log frames reach the file in one write, at the commit frame; other
-// connections see every committed row at once; nothing committed stays in memory when the process dies; large,
-// spilled, rolled-back and synchronous=FULL transactions still come out whole.
+// connections see every committed row at once; nothing committed stays in memory when the process dies;
+// large, spilled, rolled-back and synchronous=FULL transactions still come out whole.
 #include "storage/sqlite/log_write_gathering_vfs.h"
 
 #include <gtest/gtest.h>
@@ -33,7 +33,8 @@ class LogWriteGatheringTest : public ::testing::Test {
   // The writer goes through the VFS; `reader` uses the default one, as SqliteDatabase's readers do.
   sqlite3* open(const char* vfs) {
     sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs), SQLITE_OK);
+    EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs),
+              SQLITE_OK);
     sqlite3_extended_result_codes(db, 1);
     return db;
   }
@@ -63,14 +64,16 @@ class LogWriteGatheringTest : public ::testing::Test {
     sqlite3_stmt* statement = nullptr;
     EXPECT_EQ(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &statement, nullptr), SQLITE_OK);
     std::string result;
-    if (sqlite3_step(statement) == SQLITE_ROW) result = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    if (sqlite3_step(statement) == SQLITE_ROW)
+      result = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
     sqlite3_finalize(statement);
     return result;
   }
   // `rows` rows of `bytes` random bytes each, in one transaction.
   static void insert(sqlite3* db, int rows, int bytes) {
     exec(db, "BEGIN IMMEDIATE");
-    for (int i = 0; i < rows; ++i) exec(db, "INSERT INTO t (v) VALUES (randomblob(" + std::to_string(bytes) + "))");
+    for (int i = 0; i < rows; ++i)
+      exec(db, "INSERT INTO t (v) VALUES (randomblob(" + std::to_string(bytes) + "))");
     exec(db, "COMMIT");
   }
 
@@ -101,7 +104,8 @@ TEST_F(LogWriteGatheringTest, ALargeCommitIsWrittenInPiecesTheUnixVfsAccepts) {
   insert(writer_, 400, 3000);  // about 2.5 MB of log (table and index): one 120 KiB piece after another
   const LogWriteGatheringStats after = log_write_gathering_stats();
   EXPECT_GE(after.writes_issued - before.writes_issued, 10u);
-  EXPECT_LT(after.writes_issued - before.writes_issued, (after.writes_gathered - before.writes_gathered) / 10);
+  EXPECT_LT(after.writes_issued - before.writes_issued,
+            (after.writes_gathered - before.writes_gathered) / 10);
   reader_ = open(nullptr);
   EXPECT_EQ(count(reader_), 400);
   EXPECT_EQ(integrity(reader_), "ok");
@@ -143,8 +147,8 @@ TEST_F(LogWriteGatheringTest, AProcessKilledAfterACommitLeavesTheCommitInTheFile
   ASSERT_GE(child, 0);
   if (child == 0) {
     sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, log_write_gathering_vfs()) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        log_write_gathering_vfs()) != SQLITE_OK) {
       ::_exit(2);
     }
     const char* sql =

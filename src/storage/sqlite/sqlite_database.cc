@@ -809,7 +809,8 @@ void SqliteDatabase::commit_batch(std::vector<PendingWrite>& batch) {
   if (!batch_error && log_bytes_gathered(connection.handle()) != 0) {
     // The commit frame always ends the gathering (see log_write_gathering_vfs.h): this SQLite writes its log
     // in a way the VFS does not know. Written now, before the sync; readers may have seen the commit early.
-    log::error("sqlite_log_write_not_gathered", {{"bytes", std::to_string(log_bytes_gathered(connection.handle()))}});
+    log::error("sqlite_log_write_not_gathered",
+               {{"bytes", std::to_string(log_bytes_gathered(connection.handle()))}});
     Status written = write_gathered_log(connection.handle());
     if (!written.ok()) batch_error = written.take_error();
   }

@@ -312,7 +312,7 @@ class SqliteDatabase {
   std::deque<CommittedBatch> sync_queue_;  // guarded by sync_mutex_
   bool sync_closed_ = false;               // guarded by sync_mutex_
   bool sync_busy_ = false;                 // the sync thread is syncing or answering; guarded by sync_mutex_
-  int wal_fd_ = -1;  // the log, opened by the first sync_wal(); closed by close()
+  int wal_fd_ = -1;                        // the log, opened by the first sync_wal(); closed by close()
   std::atomic<bool> directory_synced_{false};
   std::atomic<bool> sync_failed_{false};  // a sync failed: every later write is refused (kUnavailable)
 
