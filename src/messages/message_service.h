@@ -56,8 +56,6 @@ class MessageService {
   // when the destination's devices are not cached (then call send() from a worker); true once `done` has been
   // called or will be.
   bool send_if_cached(const AuthenticatedDevice& sender, MessageSendRequest& request, SendDone& done);
-  // Whether send_if_cached() would find the devices of `uuid` now.
-  bool has_cached_devices(const std::string& uuid) const { return directory_.find(uuid) != nullptr; }
 
   // The account's devices changed (re-registered, linked, removed, deleted): drops its cached device list.
   void forget_devices(const std::string& uuid) { directory_.forget(uuid); }

@@ -183,7 +183,6 @@ void add_message_routes(Router& router, AccountService& accounts, MessageService
           respond(HttpResponse::error(sender->error()));
           return true;
         }
-        if (!messages.has_cached_devices(request.path_params[0])) return false;
         auto send =
             parse_send_body(request.body, request.path_params[0], messages.config().max_content_bytes);
         if (!send.ok()) {
@@ -191,7 +190,8 @@ void add_message_routes(Router& router, AccountService& accounts, MessageService
           return true;
         }
         MessageService::SendDone done = answer_send(respond);
-        return messages.send_if_cached(**sender, *send, done);  // false: evicted meanwhile, the worker reads
+        // False when the destination's devices are not in memory: the worker reads them.
+        return messages.send_if_cached(**sender, *send, done);
       });
 
   router.add_websocket("/v1/websocket", [&accounts, &messages, &presence](HttpRequest& request,

@@ -110,15 +110,28 @@ asio::awaitable<HttpResponse> run_on_pool(Pool& pool, const char* pool_name, con
   co_return co_await on_pool<HttpResponse>(pool, pool_name, [&route, &request] { return call_handler(route, request); });
 }
 
-// Starts an async handler: first its inline attempt on this I/O thread, if it has one, else on `pool`. The
-// coroutine resumes on its own executor when the handler responds.
-// `inline_handled` counts the requests the inline attempt took.
-template <class Pool>
+// Calls `start` (which answers through `respond`, now or later) and returns what it returns; if it throws,
+// answers 500 and returns true.
+template <class Start>
+bool start_guarded(const Route& route, const Responder& respond, Start start) {
+  try {
+    return start();
+  } catch (const std::exception& e) {
+    log::error("handler_failed", {{"route", route.pattern}, {"what", e.what()}});
+    respond(HttpResponse::error(make_error(ErrorCode::kInternal, "internal error")));
+    return true;
+  }
+}
+
+// Starts an async handler: first its inline attempt on this I/O thread, if it has one (`on_inline` is called
+// when the attempt takes the request), else on `pool`. The coroutine resumes on its own executor when the
+// handler responds.
+template <class Pool, class OnInline>
 asio::awaitable<HttpResponse> run_async_on_pool(Pool& pool, const char* pool_name, const Route& route,
-                                                HttpRequest& request, Counter* inline_handled = nullptr) {
+                                                HttpRequest& request, OnInline on_inline) {
   auto executor = co_await asio::this_coro::executor;
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(HttpResponse)>(
-      [&pool, pool_name, &route, &request, executor, inline_handled](auto handler) mutable {
+      [&pool, pool_name, &route, &request, executor, on_inline](auto handler) mutable {
         using HandlerType = decltype(handler);
         struct State {
           State(HandlerType h, asio::executor_work_guard<asio::any_io_executor> w) : handler(std::move(h)), work(std::move(w)) {}
@@ -134,26 +147,19 @@ asio::awaitable<HttpResponse> run_async_on_pool(Pool& pool, const char* pool_nam
             state->handler(std::move(response));
           });
         };
-        if (route.inline_attempt) {
-          try {
-            if (route.inline_attempt(request, respond)) {
-              if (inline_handled) inline_handled->inc();
-              return;
-            }
-          } catch (const std::exception& e) {
-            log::error("handler_failed", {{"route", route.pattern}, {"what", e.what()}});
-            respond(HttpResponse::error(make_error(ErrorCode::kInternal, "internal error")));
-            return;
-          }
+        if (route.inline_attempt && start_guarded(route, respond, [&] {
+              const bool taken = route.inline_attempt(request, respond);
+              if (taken) on_inline();
+              return taken;
+            })) {
+          return;
         }
         asio::post(pool, [pool_name, &route, &request, respond = std::move(respond)] {
           name_pool_thread(pool_name);
-          try {
+          start_guarded(route, respond, [&] {
             route.async_handler(request, respond);
-          } catch (const std::exception& e) {
-            log::error("handler_failed", {{"route", route.pattern}, {"what", e.what()}});
-            respond(HttpResponse::error(make_error(ErrorCode::kInternal, "internal error")));
-          }
+            return true;
+          });
         });
       },
       use_awaitable);
@@ -374,17 +380,18 @@ struct HttpServer::Impl {
     if (match.route->websocket)
       co_return HttpResponse::error(make_error(ErrorCode::kMalformedRequest, "this endpoint needs a WebSocket upgrade"));
     if (match.route->async_handler) {
+      auto count_inline = [this, &route = *match.route] {
+        metrics
+            .counter(
+                "latchkey_http_inline_requests_total",
+                "Requests handled on the I/O thread without a worker (credentials and the other data they "
+                "need were in memory)",
+                {{"route", route.pattern}})
+            .inc();
+      };
       if (match.route->pool == HandlerPool::kOutbound)
-        co_return co_await run_async_on_pool(outbound, "lk-outbound", *match.route, request);
-      Counter* inline_handled = nullptr;
-      if (match.route->inline_attempt) {
-        inline_handled =
-            &metrics.counter("latchkey_http_inline_requests_total",
-                             "Requests handled on the I/O thread without a worker (credentials and "
-                             "the other data they need were in memory)",
-                             {{"route", match.route->pattern}});
-      }
-      co_return co_await run_async_on_pool(workers, "lk-worker", *match.route, request, inline_handled);
+        co_return co_await run_async_on_pool(outbound, "lk-outbound", *match.route, request, count_inline);
+      co_return co_await run_async_on_pool(workers, "lk-worker", *match.route, request, count_inline);
     }
     switch (match.route->pool) {
       case HandlerPool::kInline: co_return call_handler(*match.route, request);

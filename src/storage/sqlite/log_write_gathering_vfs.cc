@@ -3,7 +3,6 @@
 #include <sqlite3.h>
 
 #include <atomic>
-#include <cstring>
 #include <mutex>
 #include <new>
 #include <string>
@@ -130,33 +129,9 @@ int log_device_characteristics(sqlite3_file* file) {
   return log_file(file)->real->pMethods->xDeviceCharacteristics(log_file(file)->real);
 }
 
-// SQLite maps shared memory and fetches pages through the database file, never through its log; these only
-// forward, in case a later SQLite does.
-int log_shm_map(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
-  sqlite3_file* real = log_file(file)->real;
-  return real->pMethods->iVersion >= 2 ? real->pMethods->xShmMap(real, region, size, extend, out)
-                                       : SQLITE_IOERR;
-}
-int log_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
-  sqlite3_file* real = log_file(file)->real;
-  return real->pMethods->iVersion >= 2 ? real->pMethods->xShmLock(real, offset, n, flags) : SQLITE_IOERR;
-}
-void log_shm_barrier(sqlite3_file* file) {
-  sqlite3_file* real = log_file(file)->real;
-  if (real->pMethods->iVersion >= 2) real->pMethods->xShmBarrier(real);
-}
-int log_shm_unmap(sqlite3_file* file, int remove) {
-  sqlite3_file* real = log_file(file)->real;
-  return real->pMethods->iVersion >= 2 ? real->pMethods->xShmUnmap(real, remove) : SQLITE_OK;
-}
-int log_fetch(sqlite3_file*, sqlite3_int64, int, void** out) {
-  *out = nullptr;  // no mapping: SQLite reads instead, through log_read
-  return SQLITE_OK;
-}
-int log_unfetch(sqlite3_file*, sqlite3_int64, void*) { return SQLITE_OK; }
-
+// Version 1: SQLite maps shared memory and fetches pages through the database file, never through its log.
 const sqlite3_io_methods kLogMethods = {
-    3,
+    1,
     log_close,
     log_read,
     log_write,
@@ -169,12 +144,12 @@ const sqlite3_io_methods kLogMethods = {
     log_file_control,
     log_sector_size,
     log_device_characteristics,
-    log_shm_map,
-    log_shm_lock,
-    log_shm_barrier,
-    log_shm_unmap,
-    log_fetch,
-    log_unfetch,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
 };
 
 int gathering_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int* out_flags) {

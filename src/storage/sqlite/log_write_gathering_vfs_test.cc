@@ -4,8 +4,8 @@
 #include "storage/sqlite/log_write_gathering_vfs.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,15 +13,16 @@
 #include <filesystem>
 #include <string>
 
+#include "storage/test_storage.h"
+
 namespace latchkey {
 namespace {
 
 class LogWriteGatheringTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "latchkey-gather-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = fresh_test_dir("gather").string();
+    std::filesystem::create_directories(dir_);
     path_ = dir_ + "/db.sqlite";
   }
   void TearDown() override {
