@@ -23,7 +23,7 @@
 # BENCH_ONLY (all: both parts; registration: steps 1-6; relay: steps 1 and 7, no micro-benchmarks).
 # Relay part: BENCH_RELAY_DURATION (10s), BENCH_RELAY_WARMUP (2s), BENCH_RELAY_RECIPIENTS (64),
 # BENCH_RELAY_DEVICES (1: devices per recipient), BENCH_RELAY_SENDERS (48), BENCH_RELAY_WS_WINDOW (32: send frames in flight per sender socket),
-# BENCH_RELAY_CONNECTIONS (10000 idle sockets), BENCH_RELAY_IDLE_DEVICES (6), BENCH_RELAY_LOADGEN_THREADS (1),
+# BENCH_RELAY_CONNECTIONS (10000 idle sockets), BENCH_RELAY_IDLE_DEVICES (6), BENCH_RELAY_LOADGEN_THREADS (one per CPU),
 # BENCH_RELAY_STEADY_RATE (1000 sends/s), BENCH_RELAY_SCENARIOS (idle,online-http,online-ws,paced,offline),
 # BENCH_RELAY_STORAGE_EXTRA (lines added to the relay server's [storage] table, e.g. 'checkpoint_pages = 8000'),
 # BENCH_RELAY_SERVER_EXTRA (lines added to its [server] table, e.g. 'io_threads = 1'),
@@ -608,7 +608,9 @@ R_SENDERS="${BENCH_RELAY_SENDERS:-48}"
 R_WS_WINDOW="${BENCH_RELAY_WS_WINDOW:-32}"
 R_CONNECTIONS="${BENCH_RELAY_CONNECTIONS:-10000}"
 R_IDLE_DEVICES="${BENCH_RELAY_IDLE_DEVICES:-6}"
-R_THREADS="${BENCH_RELAY_LOADGEN_THREADS:-1}"
+# One load-generator thread per CPU: with one thread, a burst of envelopes arriving delays the sends that fall due
+# meanwhile (docs/performance.md, 2026-12-05 fourth session).
+R_THREADS="${BENCH_RELAY_LOADGEN_THREADS:-$(nproc)}"
 R_STEADY="${BENCH_RELAY_STEADY_RATE:-1000}"
 R_SCENARIOS="${BENCH_RELAY_SCENARIOS:-idle,online-http,online-ws,paced,offline}"
 has_scenario() { case ",$R_SCENARIOS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -856,7 +858,7 @@ print("=== latchkey message relay benchmark ===")
 print(f"machine: {os.cpu_count()} CPUs ({cpu_model}), build {summary['build_type'] or '?'}, commit {commit or '?'}")
 print(f"settings: sqlite_synchronous=full, {s['content_bytes']}-byte envelopes, {s['senders']} senders -> "
       f"{s['recipients']} recipients x {s['devices_per_recipient']} device(s), {s['duration']} measured after "
-      f"{s['warmup']}, data on {s['data_file_system']}, machine {s['machine_busy_before_percent']}% busy before")
+      f"{s['warmup']}, load generator {s['loadgen_threads']} thread(s), data on {s['data_file_system']}, machine {s['machine_busy_before_percent']}% busy before")
 print(f"{'online run':<20}{'sends/s':>10}{'envelopes/s':>13}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'missing':>9}{'errors':>8}")
 for n, r in summary["online"].items():
     print(f"{n:<20}{r['sends_per_second']:>10.0f}{r['envelopes_per_second']:>13.0f}{r['delivery_p50_ms']:>9.3f}"
