@@ -26,13 +26,18 @@
 // Accounts are registered first (not timed): session, proof of work, SMS code read from the --outbox file,
 // code check, registration; --register-concurrency flows at once.
 //
+// --machine-check D first times a loopback ping-pong for D (how fast the machine is right now; see check_machine).
+//
 // Everything is bounded: each phase has a time cap (--setup-timeout, --duration + --warmup, --grace,
 // --drain-timeout, --hold) and sends by --max-sends. Output: a table on stderr and, with --json, one JSON object
 // on stdout (--json-out FILE also writes it). Exit status 0 when nothing failed.
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,6 +53,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cerrno>
 #include <cinttypes>
 #include <charconv>
 #include <cstdarg>
@@ -131,6 +137,7 @@ struct Options {
   bool json = false;
   std::string json_out;
   int max_error_samples = 5;
+  double machine_check_s = 0;
 };
 
 const char* scenario_name(Scenario s) {
@@ -176,7 +183,8 @@ const char* scenario_name(Scenario s) {
       "  --drain-timeout D        offline: cap on the drain (default 120s)\n"
       "  --seed N                 number/password seed (default random)\n"
       "  --json / --json-out FILE machine-readable summary on stdout / in FILE\n"
-      "  --error-samples N        print the first N unexpected answers (default 5)\n");
+      "  --error-samples N        print the first N unexpected answers (default 5)\n"
+      "  --machine-check D        first time a loopback TCP ping-pong of 1 KiB messages for D (default 0: off)\n");
   std::exit(code);
 }
 
@@ -298,6 +306,8 @@ Options parse_options(int argc, char** argv) {
       o.seed = static_cast<std::uint64_t>(parse_int(value(), "--seed", 0, 1LL << 62));
     else if (name == "--json")
       o.json = true;
+    else if (name == "--machine-check")
+      o.machine_check_s = parse_seconds(value(), "--machine-check");
     else if (name == "--json-out")
       o.json_out = value();
     else if (name == "--error-samples")
@@ -1501,6 +1511,97 @@ class WsConn {
 #endif
 
 // --------------------------------------------------------------------------------------------------------
+// Machine check: how fast this machine is right now, for comparing runs taken minutes apart (its speed drifts;
+// docs/performance.md, "Run-to-run spread"). Two threads play ping-pong with 1 KiB messages over a loopback TCP
+// connection with blocking sockets: each round trip is two sends, two receives and two thread wake-ups, the kind
+// of work the relay does per envelope. Answers round trips per second and the round-trip time (count, and the
+// quantiles in microseconds), or an error text.
+
+struct MachineCheck {
+  std::string error;
+  std::uint64_t round_trips = 0;
+  double seconds = 0;
+  Summary rtt_us;  // summarize() of nanoseconds: its "ms" fields are microseconds
+};
+
+MachineCheck check_machine(double duration_s) {
+  MachineCheck r;
+  constexpr std::size_t kMessage = 1024;
+  auto fail = [&](const char* what) {
+    r.error = std::string(what) + ": " + std::strerror(errno);
+    return r;
+  };
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) return fail("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int a = -1, b = -1;
+  if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener, 1) != 0 ||
+      ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(listener);
+    return fail("listen");
+  }
+  a = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (a < 0 || ::connect(a, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(listener);
+    if (a >= 0) ::close(a);
+    return fail("connect");
+  }
+  b = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  ::close(listener);
+  if (b < 0) {
+    ::close(a);
+    return fail("accept");
+  }
+  const int one = 1;
+  ::setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Whole messages, or false at end of stream or on an error.
+  auto exchange = [](int fd, char* buf, bool send_first) {
+    auto all = [&](auto op) {
+      for (std::size_t done = 0; done < kMessage;) {
+        const ssize_t n = op(buf + done, kMessage - done);
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+      }
+      return true;
+    };
+    auto send_all = [&] { return all([&](char* p, std::size_t n) { return ::send(fd, p, n, MSG_NOSIGNAL); }); };
+    auto recv_all = [&] { return all([&](char* p, std::size_t n) { return ::recv(fd, p, n, 0); }); };
+    return send_first ? send_all() && recv_all() : recv_all() && send_all();
+  };
+  std::thread echo([b, &exchange] {
+    std::vector<char> buf(kMessage);
+    while (exchange(b, buf.data(), /*send_first=*/false)) {
+    }
+  });
+  std::vector<char> buf(kMessage, 'x');
+  std::vector<std::uint32_t> rtt_ns;
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration_s));
+  for (auto t = start; t < end && rtt_ns.size() < 10'000'000;) {
+    if (!exchange(a, buf.data(), /*send_first=*/true)) {
+      r.error = "the echo side closed";
+      break;
+    }
+    const auto now = Clock::now();
+    rtt_ns.push_back(static_cast<std::uint32_t>(
+        std::min<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - t).count(), UINT32_MAX)));
+    t = now;
+  }
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  ::shutdown(a, SHUT_RDWR);
+  echo.join();
+  ::close(a);
+  ::close(b);
+  r.round_trips = rtt_ns.size();
+  r.rtt_us = summarize(rtt_ns);
+  return r;
+}
+
+// --------------------------------------------------------------------------------------------------------
 // Runtime: one io_context per thread; objects are spread over them round-robin.
 
 class Runtime {
@@ -1626,6 +1727,22 @@ int main(int argc, char** argv) {
   bool ok = true;
   FILE* table = stderr;
   const std::string server_pid = opt.server_pid ? std::to_string(opt.server_pid) : std::string();
+
+  if (opt.machine_check_s > 0) {
+    const MachineCheck c = check_machine(opt.machine_check_s);
+    if (!c.error.empty()) {
+      log("machine check failed: %s", c.error.c_str());
+      out["machine_check"] = {{"error", c.error}};
+    } else {
+      const double per_s = static_cast<double>(c.round_trips) / std::max(c.seconds, 1e-9);
+      log("machine check: loopback 1 KiB ping-pong, %.0f round trips/s, round trip p50 %.1f us, p99 %.1f us", per_s,
+          c.rtt_us.p50, c.rtt_us.p99);
+      out["machine_check"] = {{"round_trips_per_second", std::round(per_s)},
+                              {"rtt_p50_us", round3(c.rtt_us.p50)},
+                              {"rtt_p99_us", round3(c.rtt_us.p99)},
+                              {"seconds", round3(c.seconds)}};
+    }
+  }
 
   Runtime rt(opt.threads);
   std::vector<Account> recipients, senders, idle_accounts;

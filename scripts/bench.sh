@@ -24,7 +24,7 @@
 # Relay part: BENCH_RELAY_DURATION (10s), BENCH_RELAY_WARMUP (2s), BENCH_RELAY_RECIPIENTS (64),
 # BENCH_RELAY_DEVICES (1: devices per recipient), BENCH_RELAY_SENDERS (48), BENCH_RELAY_WS_WINDOW (32: send frames in flight per sender socket),
 # BENCH_RELAY_CONNECTIONS (10000 idle sockets), BENCH_RELAY_IDLE_DEVICES (6), BENCH_RELAY_LOADGEN_THREADS (one per CPU),
-# BENCH_RELAY_STEADY_RATE (1000 sends/s), BENCH_RELAY_SCENARIOS (idle,online-http,online-ws,paced,offline),
+# BENCH_RELAY_STEADY_RATE (1000 sends/s), BENCH_RELAY_MACHINE_CHECK (0.5s of loopback ping-pong before each run; 0: off), BENCH_RELAY_SCENARIOS (idle,online-http,online-ws,paced,offline),
 # BENCH_RELAY_STORAGE_EXTRA (lines added to the relay server's [storage] table, e.g. 'checkpoint_pages = 8000'),
 # BENCH_RELAY_SERVER_EXTRA (lines added to its [server] table, e.g. 'io_threads = 1'),
 # BENCH_RELAY_HALF_RATE (sends/s of the socket's half-rate run when the scenarios have no online-ws max run to halve).
@@ -612,6 +612,9 @@ R_IDLE_DEVICES="${BENCH_RELAY_IDLE_DEVICES:-6}"
 # meanwhile (docs/performance.md, 2026-12-05 fourth session).
 R_THREADS="${BENCH_RELAY_LOADGEN_THREADS:-$(nproc)}"
 R_STEADY="${BENCH_RELAY_STEADY_RATE:-1000}"
+# Before each run the load generator times a loopback ping-pong (--machine-check): the machine's speed drifts, and
+# this says how fast it was during that run. "0" turns it off.
+R_MACHINE_CHECK="${BENCH_RELAY_MACHINE_CHECK:-0.5s}"
 R_SCENARIOS="${BENCH_RELAY_SCENARIOS:-idle,online-http,online-ws,paced,offline}"
 has_scenario() { case ",$R_SCENARIOS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
@@ -704,7 +707,7 @@ relay_run() {
   local rc=0
   check_server_alive "relay-$name"
   "$RELAY_LOADGEN" --host 127.0.0.1 --port "$PORT" --outbox "$OUTBOX" --server-pid "$SERVER_PID" \
-    --threads "$R_THREADS" "$@" --json >"$OUT_DIR/relay-$name.json" 2>"$DATA/relay-$name.log" || rc=$?
+    --threads "$R_THREADS" --machine-check "$R_MACHINE_CHECK" "$@" --json >"$OUT_DIR/relay-$name.json" 2>"$DATA/relay-$name.log" || rc=$?
   cat "$DATA/relay-$name.log" >&2
   check_server_alive "relay-$name"
   [ -s "$OUT_DIR/relay-$name.json" ] || die "latchkey_relay_loadgen produced no result for $name (exit $rc)"
@@ -805,6 +808,7 @@ def online(name):
         "send_p50_ms": r["send_latency"]["p50_ms"], "send_p99_ms": r["send_latency"]["p99_ms"],
         "envelopes_missing": r["envelopes_missing"], "send_errors": r["send_errors"], "late_sends": r["late_sends"],
         "ok": runs[name].get("ok"), "resources": r.get("resources"),
+        "machine_check": runs[name].get("machine_check"),
     }
 
 summary = {
@@ -840,6 +844,7 @@ if off:
         "drain_envelopes_per_second": off["drain_envelopes_per_second"], "drained_envelopes": off["drained_envelopes"],
         "drain_s": off["drain_s"], "left_after_ack": off["left_after_ack"], "ok": runs["offline"].get("ok"),
         "store_resources": off.get("store_resources"), "drain_resources": off.get("drain_resources"),
+        "machine_check": runs["offline"].get("machine_check"),
     }
 with open(summary_path, "w") as f:
     json.dump(summary, f, indent=2)
@@ -851,6 +856,14 @@ def cpu(res):
     threads = ", ".join(f"{n} {p}%" for n, p in res.get("server_threads_cpu_percent", [])[:5])
     return (f"server {res['server_cpu_percent']}% ({threads}); load generator {res.get('loadgen_cpu_percent')}%; "
             f"machine {res.get('machine_busy_percent')}%")
+
+def check(c):
+    if not c:
+        return ""
+    if "error" in c:
+        return f"machine check failed: {c['error']}"
+    return (f"machine check before the run: loopback ping-pong {c['round_trips_per_second']:.0f} round trips/s, "
+            f"p50 {c['rtt_p50_us']} us, p99 {c['rtt_p99_us']} us")
 
 s = summary["settings"]
 print()
@@ -865,6 +878,8 @@ for n, r in summary["online"].items():
           f"{r['delivery_p99_ms']:>9.3f}{r['delivery_max_ms']:>9.3f}{r['envelopes_missing']:>9}{r['send_errors']:>8}")
     if cpu(r["resources"]):
         print(f"{'':<20}{cpu(r['resources'])}")
+    if check(r.get("machine_check")):
+        print(f"{'':<20}{check(r['machine_check'])}")
 o = summary["offline"]
 if o:
     print(f"offline: store {o['store_envelopes_per_second']:.0f} envelopes/s (p99 send {o['store_send_p99_ms']} ms), "
@@ -874,6 +889,8 @@ if o:
         print(f"         store: {cpu(o['store_resources'])}")
     if cpu(o["drain_resources"]):
         print(f"         drain: {cpu(o['drain_resources'])}")
+    if check(o.get("machine_check")):
+        print(f"         {check(o['machine_check'])}")
 i = summary["idle"]
 if i:
     per = i.get("server_bytes_per_connection")
