@@ -1519,9 +1519,8 @@ class WsConn {
 
 struct MachineCheck {
   std::string error;
-  std::uint64_t round_trips = 0;
   double seconds = 0;
-  Summary rtt_us;  // summarize() of nanoseconds: its "ms" fields are microseconds
+  Summary rtt_us;  // summarize() of nanoseconds: its "ms" fields are microseconds; count = round trips
 };
 
 MachineCheck check_machine(double duration_s) {
@@ -1537,19 +1536,18 @@ MachineCheck check_machine(double duration_s) {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof addr;
-  int a = -1, b = -1;
   if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener, 1) != 0 ||
       ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     ::close(listener);
     return fail("listen");
   }
-  a = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int a = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (a < 0 || ::connect(a, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(listener);
     if (a >= 0) ::close(a);
     return fail("connect");
   }
-  b = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  const int b = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
   ::close(listener);
   if (b < 0) {
     ::close(a);
@@ -1596,7 +1594,6 @@ MachineCheck check_machine(double duration_s) {
   echo.join();
   ::close(a);
   ::close(b);
-  r.round_trips = rtt_ns.size();
   r.rtt_us = summarize(rtt_ns);
   return r;
 }
@@ -1734,7 +1731,7 @@ int main(int argc, char** argv) {
       log("machine check failed: %s", c.error.c_str());
       out["machine_check"] = {{"error", c.error}};
     } else {
-      const double per_s = static_cast<double>(c.round_trips) / std::max(c.seconds, 1e-9);
+      const double per_s = static_cast<double>(c.rtt_us.count) / std::max(c.seconds, 1e-9);
       log("machine check: loopback 1 KiB ping-pong, %.0f round trips/s, round trip p50 %.1f us, p99 %.1f us", per_s,
           c.rtt_us.p50, c.rtt_us.p99);
       out["machine_check"] = {{"round_trips_per_second", std::round(per_s)},
