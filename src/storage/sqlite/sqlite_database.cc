@@ -275,7 +275,29 @@ CREATE TABLE incident_targets (
   PRIMARY KEY (incident_id, number)
 ) WITHOUT ROWID;
 )sql"},
+    // The queue counts moved to the writer's connection (kWriterTemporarySchema): a counter in the device row
+    // put one more page into the log for every destination of every commit.
+    {9, R"sql(
+ALTER TABLE devices DROP COLUMN queued;
+)sql"},
 };
+
+// Created on the writer's connection at every open, in memory (temp_store = MEMORY), never in the file or its
+// log. queue_counts holds the number of envelopes queued for a device (SqliteMessageStore keeps it, and
+// counts the device's rows in messages when it has no entry). It has entries only for devices with envelopes
+// queued, so it is bounded by the queue. Being a table of the writer's connection, it is rolled back with the
+// transaction or savepoint that changed it; the trigger forgets a device that is deleted, by cascade too.
+constexpr std::string_view kWriterTemporarySchema = R"sql(
+CREATE TEMP TABLE queue_counts (
+  account_uuid TEXT NOT NULL,
+  device_id INTEGER NOT NULL,
+  queued INTEGER NOT NULL,
+  PRIMARY KEY (account_uuid, device_id)
+) WITHOUT ROWID;
+CREATE TEMP TRIGGER queue_counts_forget_device AFTER DELETE ON main.devices BEGIN
+  DELETE FROM queue_counts WHERE account_uuid = OLD.account_uuid AND device_id = OLD.device_id;
+END;
+)sql";
 
 constexpr std::string_view kSavepoint = "SAVEPOINT batch_write";
 constexpr std::string_view kReleaseSavepoint = "RELEASE batch_write";
@@ -617,6 +639,9 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const StorageConfig
     error.code = ErrorCode::kInternal;
     return error;
   }
+  set = connection->execute_script(std::string(kWriterTemporarySchema),
+                                   "creating the writer's temporary tables");
+  if (!set.ok()) return fail(set.take_error());
   // Checkpoints run on their own thread and connection (see the class comment), never inside a commit.
   set = connection->execute("PRAGMA wal_autocheckpoint = 0", "turning off automatic checkpoints");
   if (!set.ok()) return fail(set.take_error());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "core/logging.h"
@@ -11,20 +12,54 @@
 namespace latchkey {
 namespace {
 
+// The destination's registration id and its queue count (-1: no entry in queue_counts, count the rows).
 constexpr std::string_view kSelectDevice =
-    "SELECT registration_id, queued FROM devices WHERE account_uuid = ?1 AND device_id = ?2";
-constexpr std::string_view kReserve =
-    "UPDATE devices SET queued = queued + 1 WHERE account_uuid = ?1 AND device_id = ?2";
+    "SELECT d.registration_id, coalesce(q.queued, -1) FROM devices AS d LEFT JOIN temp.queue_counts AS q "
+    "ON q.account_uuid = d.account_uuid AND q.device_id = d.device_id WHERE d.account_uuid = ?1 AND "
+    "d.device_id = ?2";
 constexpr std::string_view kInsert =
     "INSERT INTO messages (account_uuid, device_id, source_uuid, source_device, type, timestamp, server_timestamp, "
     "content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+// After an envelope is stored: one more in the device's entry, or an entry made by counting its rows (the new
+// one included).
+constexpr std::string_view kCountOneMore =
+    "UPDATE temp.queue_counts SET queued = queued + 1 WHERE account_uuid = ?1 AND device_id = ?2";
+constexpr std::string_view kCountAll =
+    "INSERT INTO temp.queue_counts (account_uuid, device_id, queued) "
+    "SELECT ?1, ?2, count(*) FROM main.messages WHERE account_uuid = ?1 AND device_id = ?2";
 constexpr std::string_view kFetch =
     "SELECT id, source_uuid, source_device, type, timestamp, server_timestamp, content FROM messages "
     "WHERE account_uuid = ?1 AND device_id = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
 constexpr std::string_view kDelete = "DELETE FROM messages WHERE id = ?1 AND account_uuid = ?2 AND device_id = ?3";
-constexpr std::string_view kRelease =
-    "UPDATE devices SET queued = max(queued - ?3, 0) WHERE account_uuid = ?1 AND device_id = ?2";
+// After envelopes are deleted: the entry goes when nothing is left (queue_counts stays as small as the
+// queues), else it counts ?3 fewer.
+constexpr std::string_view kForgetEmptied =
+    "DELETE FROM temp.queue_counts WHERE account_uuid = ?1 AND device_id = ?2 AND queued <= ?3";
+constexpr std::string_view kCountFewer =
+    "UPDATE temp.queue_counts SET queued = queued - ?3 WHERE account_uuid = ?1 AND device_id = ?2";
 constexpr std::string_view kCount = "SELECT count(*) FROM messages WHERE account_uuid = ?1 AND device_id = ?2";
+
+Result<std::int64_t> count_rows(SqliteConnection& connection, const std::string& uuid,
+                                std::uint32_t device_id) {
+  auto select = connection.prepare(kCount);
+  if (!select.ok()) return select.take_error();
+  select->bind_text(1, uuid);
+  select->bind_int64(2, device_id);
+  Result<bool> row = select->step("counting queued envelopes");
+  if (!row.ok()) return row.take_error();
+  return select->column_int64(0);
+}
+
+// Runs `sql` with the device bound to ?1 and ?2, and `n` to ?3 if given; answers the rows changed.
+Result<int> run_for_device(SqliteConnection& connection, std::string_view sql, const std::string& uuid,
+                           std::uint32_t device_id, std::optional<std::int64_t> n, std::string_view what) {
+  auto statement = connection.prepare(sql);
+  if (!statement.ok()) return statement.take_error();
+  statement->bind_text(1, uuid);
+  statement->bind_int64(2, device_id);
+  if (n) statement->bind_int64(3, *n);
+  return statement->run(what);
+}
 
 // Refuses the envelopes before anything is written (the insert runs as WriteKind::kChecksBeforeWriting): an
 // unknown destination device, a stale registration id, or a full queue.
@@ -44,8 +79,14 @@ Status check_destinations(SqliteConnection& connection, const std::vector<Envelo
       error.details = {{"staleDevices", {e.destination_device}}};
       return error;
     }
+    std::int64_t counted = select->column_int64(1);
+    if (counted < 0) {
+      Result<std::int64_t> rows = count_rows(connection, e.destination_uuid, e.destination_device);
+      if (!rows.ok()) return rows.take_error();
+      counted = *rows;
+    }
     // Earlier envelopes of this write to the same device take slots too.
-    std::size_t queued = static_cast<std::size_t>(std::max<std::int64_t>(select->column_int64(1), 0));
+    std::size_t queued = static_cast<std::size_t>(counted);
     for (std::size_t j = 0; j < k; ++j) {
       if (envelopes[j].destination_device == e.destination_device &&
           envelopes[j].destination_uuid == e.destination_uuid) {
@@ -71,12 +112,13 @@ Result<int> delete_ids(SqliteConnection& connection, const std::string& uuid, st
     deleted += *n;
   }
   if (deleted > 0) {
-    auto release = connection.prepare(kRelease);
-    if (!release.ok()) return release.take_error();
-    release->bind_text(1, uuid);
-    release->bind_int64(2, device_id);
-    release->bind_int64(3, deleted);
-    LK_RETURN_IF_ERROR(release->run("releasing queue slots"));
+    Result<int> forgot =
+        run_for_device(connection, kForgetEmptied, uuid, device_id, deleted, "releasing queue slots");
+    if (!forgot.ok()) return forgot.take_error();
+    if (*forgot == 0) {
+      LK_RETURN_IF_ERROR(
+          run_for_device(connection, kCountFewer, uuid, device_id, deleted, "releasing queue slots"));
+    }
   }
   return deleted;
 }
@@ -89,11 +131,6 @@ void SqliteMessageStore::insert(std::vector<Envelope> envelopes, std::size_t max
       [shared, max_queued](SqliteConnection& connection) -> Status {
         LK_RETURN_IF_ERROR(check_destinations(connection, *shared, max_queued));
         for (Envelope& e : *shared) {
-          auto reserve = connection.prepare(kReserve);
-          if (!reserve.ok()) return reserve.take_error();
-          reserve->bind_text(1, e.destination_uuid);
-          reserve->bind_int64(2, e.destination_device);
-          LK_RETURN_IF_ERROR(reserve->run("reserving a queue slot"));
           auto insert = connection.prepare(kInsert);
           if (!insert.ok()) return insert.take_error();
           insert->bind_text(1, e.destination_uuid);
@@ -106,6 +143,13 @@ void SqliteMessageStore::insert(std::vector<Envelope> envelopes, std::size_t max
           insert->bind_blob(8, e.content);
           LK_RETURN_IF_ERROR(insert->run("storing an envelope"));
           e.id = static_cast<std::int64_t>(sqlite3_last_insert_rowid(connection.handle()));
+          Result<int> counted = run_for_device(connection, kCountOneMore, e.destination_uuid,
+                                               e.destination_device, std::nullopt, "taking a queue slot");
+          if (!counted.ok()) return counted.take_error();
+          if (*counted == 0) {
+            LK_RETURN_IF_ERROR(run_for_device(connection, kCountAll, e.destination_uuid, e.destination_device,
+                                              std::nullopt, "counting a queue"));
+          }
         }
         return {};
       },
@@ -181,13 +225,9 @@ Result<int> SqliteMessageStore::acknowledge_sync(const std::string& uuid, std::u
 
 Result<std::size_t> SqliteMessageStore::count(const std::string& uuid, std::uint32_t device_id) {
   return database_.read_returning<std::size_t>([&](SqliteConnection& connection) -> Result<std::size_t> {
-    auto select = connection.prepare(kCount);
-    if (!select.ok()) return select.take_error();
-    select->bind_text(1, uuid);
-    select->bind_int64(2, device_id);
-    Result<bool> row = select->step("counting queued envelopes");
-    if (!row.ok()) return row.take_error();
-    return static_cast<std::size_t>(select->column_int64(0));
+    Result<std::int64_t> rows = count_rows(connection, uuid, device_id);
+    if (!rows.ok()) return rows.take_error();
+    return static_cast<std::size_t>(*rows);
   });
 }
 

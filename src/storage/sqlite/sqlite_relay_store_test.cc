@@ -1,7 +1,7 @@
 // The relay's stores (KeyStore, MessageStore) against every storage backend: prekeys handed out once each,
 // queued envelopes kept in id order until acknowledged by their own device, durable across reopening, and
-// removed with their device. The per-device queue counter (devices.queued in SQLite) must always equal the
-// number of queued envelopes, or queue limits drift.
+// removed with their device. The per-device queue count (temp.queue_counts on SQLite's writer connection)
+// must always equal the number of queued envelopes when the device has an entry, or queue limits drift.
 #include "storage/sqlite/sqlite_storage.h"
 
 #include <gtest/gtest.h>
@@ -35,7 +35,8 @@ std::string make_temp_dir() {
 }
 
 // A backend under test. `open` opens storage whose data lives in `directory` (the same directory again finds
-// the same data). `queued_counter` reads the backend's own per-device queue counter, nullopt for no device.
+// the same data). `queued_counter` reads the backend's own per-device queue count, nullopt when it keeps none
+// for the device (none queued, or not counted yet).
 struct RelayBackend {
   std::string name;
   std::function<Result<std::unique_ptr<Storage>>(const std::string& directory)> open;
@@ -58,17 +59,20 @@ Result<std::optional<std::int64_t>> sqlite_queued_counter(Storage& storage, cons
                                                           std::uint32_t device_id) {
   auto* sqlite = dynamic_cast<SqliteStorage*>(&storage);
   if (sqlite == nullptr) return make_error(ErrorCode::kInternal, "not a SqliteStorage");
-  return sqlite->database().read_returning<std::optional<std::int64_t>>(
+  // The counts live in the writer's connection: read them there, after every write submitted before.
+  return sqlite->database().write_returning<std::optional<std::int64_t>>(
       [&](SqliteConnection& connection) -> Result<std::optional<std::int64_t>> {
-        auto select = connection.prepare("SELECT queued FROM devices WHERE account_uuid = ?1 AND device_id = ?2");
+        auto select = connection.prepare(
+            "SELECT queued FROM temp.queue_counts WHERE account_uuid = ?1 AND device_id = ?2");
         if (!select.ok()) return select.take_error();
         select->bind_text(1, uuid);
         select->bind_int64(2, device_id);
-        Result<bool> row = select->step("reading the queue counter");
+        Result<bool> row = select->step("reading the queue count");
         if (!row.ok()) return row.take_error();
         if (!*row) return std::optional<std::int64_t>();
         return std::optional<std::int64_t>(select->column_int64(0));
-      });
+      },
+      WriteKind::kChecksBeforeWriting);
 }
 
 // 33 bytes: the type byte 0x05 and 32 bytes derived from `seed`.
@@ -203,17 +207,18 @@ class RelayStoreTest : public ::testing::TestWithParam<RelayBackend> {
     return n.ok() ? *n : 9999;
   }
 
-  // The backend's queue counter; -1 when the device does not exist.
+  // The backend's queue count for the device; -1 when it keeps none.
   std::int64_t queued(const std::string& uuid, std::uint32_t device_id) {
     auto counter = GetParam().queued_counter(*storage_, uuid, device_id);
     EXPECT_TRUE(counter.ok()) << counter.error().message;
     return counter.ok() && counter->has_value() ? **counter : -1;
   }
 
-  // The counter agrees with the envelopes actually queued.
+  // The count agrees with the envelopes actually queued, and a device with none queued has no count (the
+  // counts stay as small as the queues).
   void expect_counter_matches(const std::string& uuid, std::uint32_t device_id, std::size_t expected) {
     EXPECT_EQ(count(uuid, device_id), expected);
-    EXPECT_EQ(queued(uuid, device_id), static_cast<std::int64_t>(expected));
+    EXPECT_EQ(queued(uuid, device_id), expected == 0 ? -1 : static_cast<std::int64_t>(expected));
   }
 
   AccountBundles take(const std::string& uuid, std::optional<std::uint32_t> device_id) {
@@ -596,7 +601,8 @@ TEST_P(RelayStoreTest, QueueSurvivesCloseAndReopen) {
   ASSERT_EQ(fetched->size(), 1u);
   EXPECT_EQ((*fetched)[0].id, a);
   EXPECT_EQ((*fetched)[0].content, "a");
-  expect_counter_matches(kAlice, 1, 1);
+  EXPECT_EQ(count(kAlice, 1), 1u);
+  EXPECT_EQ(queued(kAlice, 1), -1);  // counts are not kept in the file: the next insert counts the rows
   // Ids are never reused, even for the highest one deleted before reopening.
   std::int64_t d = insert_for_alice("d");
   EXPECT_GT(d, c);
@@ -694,6 +700,28 @@ TEST_P(RelayStoreTest, QueueLimitFollowsTheCounter) {
   EXPECT_TRUE(insert({make_envelope(kBob, 1, 200, "to bob")}, kMax).ok());
 }
 
+TEST_P(RelayStoreTest, QueueLimitHoldsAfterReopening) {
+  constexpr std::size_t kMax = 3;
+  std::vector<std::int64_t> ids;
+  for (std::size_t i = 0; i < kMax; ++i) {
+    auto stored = insert({make_envelope(kAlice, 1, 100, "m" + std::to_string(i))}, kMax);
+    ASSERT_TRUE(stored.ok()) << stored.error().message;
+    ids.push_back((*stored)[0].id);
+  }
+  ASSERT_NO_FATAL_FAILURE(reopen());
+  // No count survives the restart: the check counts the rows.
+  auto full = insert({make_envelope(kAlice, 1, 100, "one too many")}, kMax);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, ErrorCode::kRateLimited);
+  EXPECT_EQ(queued(kAlice, 1), -1);
+  // An acknowledgement without a count takes nothing from one; the next insert counts every row, its own too.
+  ASSERT_TRUE(messages().acknowledge_sync(kAlice, 1, {ids[0]}).ok());
+  EXPECT_EQ(queued(kAlice, 1), -1);
+  EXPECT_TRUE(insert({make_envelope(kAlice, 1, 100, "fits again")}, kMax).ok());
+  expect_counter_matches(kAlice, 1, kMax);
+  EXPECT_FALSE(insert({make_envelope(kAlice, 1, 100, "full again")}, kMax).ok());
+}
+
 TEST_P(RelayStoreTest, EnvelopesOfOneInsertToTheSameDeviceEachTakeASlot) {
   auto refused = insert({make_envelope(kAlice, 1, 100, "a"), make_envelope(kAlice, 1, 100, "b")}, 1);
   ASSERT_FALSE(refused.ok());
@@ -733,7 +761,7 @@ TEST_P(RelayStoreTest, ConcurrentInsertsAndAcknowledgementsKeepTheCounterExact) 
   EXPECT_EQ(accepted.load() + rate_limited.load(), kThreads * kEach);
   std::size_t left = count(kAlice, 1);
   EXPECT_LE(left, kMax);
-  EXPECT_EQ(queued(kAlice, 1), static_cast<std::int64_t>(left));
+  expect_counter_matches(kAlice, 1, left);
   std::vector<std::int64_t> ids = fetch_ids(kAlice, 1);
   EXPECT_EQ(ids.size(), left);
   EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
