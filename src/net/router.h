@@ -58,6 +58,10 @@ class Router {
   };
   Match match(std::string_view method, std::string_view path) const;
 
+  // Every route, in the order added. Adding a route may move them (pointers to routes stay valid only once
+  // start-up has added them all).
+  const std::vector<Route>& routes() const { return routes_; }
+
  private:
   std::vector<Route> routes_;
 };

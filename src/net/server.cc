@@ -23,6 +23,7 @@
 
 #include "core/logging.h"
 #include "net/coalescing_stream.h"
+#include "net/request_metrics.h"
 
 namespace latchkey {
 
@@ -325,7 +326,8 @@ struct HttpServer::Impl {
         acceptor(ioc),
         signals(ioc, SIGINT, SIGTERM),
         grace_timer(ioc),
-        open_connections(m.gauge("latchkey_http_open_connections", "Open client connections")) {}
+        open_connections(m.gauge("latchkey_http_open_connections", "Open client connections")),
+        request_metrics(m, r) {}
 
   const ServerConfig& config;
   const Router& router;
@@ -345,6 +347,7 @@ struct HttpServer::Impl {
   std::vector<std::unique_ptr<asio::steady_timer>> periodic_timers;
   std::atomic<bool> stopping{false};
   Gauge& open_connections;
+  RequestMetrics request_metrics;
 
   std::mutex connections_mutex;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;  // guarded by connections_mutex
@@ -364,9 +367,8 @@ struct HttpServer::Impl {
     return b == std::string::npos ? peer : last.substr(b, e - b + 1);
   }
 
-  asio::awaitable<HttpResponse> dispatch(HttpRequest& request, Router::Match& match, std::string& route_label) {
+  asio::awaitable<HttpResponse> dispatch(HttpRequest& request, Router::Match& match) {
     if (!match.route) {
-      route_label = "unmatched";
       if (!match.allowed_methods.empty()) {
         HttpResponse r = HttpResponse::error(
             make_error(ErrorCode::kMethodNotAllowed, request.method + " is not allowed on this path"));
@@ -375,20 +377,11 @@ struct HttpServer::Impl {
       }
       co_return HttpResponse::error(make_error(ErrorCode::kNotFound, "no such endpoint"));
     }
-    route_label = match.route->pattern;
     request.path_params = std::move(match.params);
     if (match.route->websocket)
       co_return HttpResponse::error(make_error(ErrorCode::kMalformedRequest, "this endpoint needs a WebSocket upgrade"));
     if (match.route->async_handler) {
-      auto count_inline = [this, &route = *match.route] {
-        metrics
-            .counter(
-                "latchkey_http_inline_requests_total",
-                "Requests handled on the I/O thread without a worker (credentials and the other data they "
-                "need were in memory)",
-                {{"route", route.pattern}})
-            .inc();
-      };
+      auto count_inline = [this, &route = *match.route] { request_metrics.count_inline(route); };
       if (match.route->pool == HandlerPool::kOutbound)
         co_return co_await run_async_on_pool(outbound, "lk-outbound", *match.route, request, count_inline);
       co_return co_await run_async_on_pool(workers, "lk-worker", *match.route, request, count_inline);
@@ -399,15 +392,6 @@ struct HttpServer::Impl {
       case HandlerPool::kOutbound: co_return co_await run_on_pool(outbound, "lk-outbound", *match.route, request);
     }
     co_return HttpResponse::error(make_error(ErrorCode::kInternal, "unknown handler pool"));
-  }
-
-  void record(const std::string& route, const std::string& method, int status, double seconds) {
-    metrics
-        .counter("latchkey_http_requests_total", "HTTP requests by route, method and status",
-                 {{"route", route}, {"method", method}, {"status", std::to_string(status)}})
-        .inc();
-    metrics.histogram("latchkey_http_request_seconds", "HTTP request latency by route", {{"route", route}})
-        .observe(seconds);
   }
 
   template <class Stream>
@@ -517,18 +501,18 @@ struct HttpServer::Impl {
       if (!ec && !parser.is_done())
         co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
       if (ec == http::error::body_limit) {
-        record("unmatched", "?", 413, 0);
+        request_metrics.record(nullptr, {}, 413, 0);
         co_await write_error_and_close(stream, 413, ErrorCode::kPayloadTooLarge, "the request body is too large");
         co_return std::nullopt;
       }
       if (ec == http::error::header_limit) {
-        record("unmatched", "?", 431, 0);
+        request_metrics.record(nullptr, {}, 431, 0);
         co_await write_error_and_close(stream, 431, ErrorCode::kMalformedRequest, "the request headers are too large");
         co_return std::nullopt;
       }
       if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
           ec != http::error::partial_message) {
-        record("unmatched", "?", 400, 0);
+        request_metrics.record(nullptr, {}, 400, 0);
         co_await write_error_and_close(stream, 400, ErrorCode::kMalformedRequest, "the request is not valid HTTP/1.1");
         co_return std::nullopt;
       }
@@ -550,10 +534,10 @@ struct HttpServer::Impl {
       request.body = std::move(req.body());
       request.client_ip = client_ip_of(peer, request);
 
-      std::string route_label;
       auto match = router.match(request.method, request.path);
+      const Route* routed =
+          match.route;  // for the metrics and the access log (match.route may be cleared below)
       if (match.route && match.route->websocket && websocket::is_upgrade(req)) {
-        route_label = match.route->pattern;
         request.path_params = std::move(match.params);
         auto channel = std::make_shared<WsChannel<Stream>>(co_await asio::this_coro::executor, workers,
                                                            config.websocket_max_queued_frames);
@@ -570,7 +554,7 @@ struct HttpServer::Impl {
               }
             });
         if (accepted.ok()) {
-          record(route_label, request.method, 101, 0);
+          request_metrics.record(routed, request.method, 101, 0);
           co_return Upgrade<Stream>{parser.release(), std::move(channel), std::move(*accepted)};
         }
         // Refused before the handshake: answered as plain HTTP below, and the connection may go on.
@@ -583,7 +567,7 @@ struct HttpServer::Impl {
         response = std::move(*response_override);
         response_override.reset();
       } else {
-        response = co_await dispatch(request, match, route_label);
+        response = co_await dispatch(request, match);
       }
 
       bool keep_alive = req.keep_alive() && !stopping;
@@ -598,10 +582,10 @@ struct HttpServer::Impl {
       beast::get_lowest_layer(stream).expires_after(config.read_timeout);
       co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      record(route_label, request.method, response.status, seconds);
+      request_metrics.record(routed, request.method, response.status, seconds);
       if (config_access_log)
         log::info("http_request", {{"method", request.method},
-                                   {"route", route_label},
+                                   {"route", routed ? routed->pattern : "unmatched"},
                                    {"status", response.status},
                                    {"ms", seconds * 1000},
                                    {"client_ip", request.client_ip}});

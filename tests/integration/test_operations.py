@@ -313,6 +313,19 @@ class ObservabilityTest(LatchkeyTestCase):
                                            limit="session_create_per_number"), 1)
         self.assertGreaterEqual(metric_sum(samples, "latchkey_http_requests_total", status="429"), 1)
 
+    def test_invented_methods_make_no_new_metric_series(self):
+        # A method token is the client's to choose: unmatched requests are labelled from a fixed list.
+        for i in range(20):
+            with self.server.raw_socket() as sock:
+                sock.sendall(f"XMETHOD{i} /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
+                self.assertIn(b" 404 ", sock.recv(4096).split(b"\r\n")[0])
+        r = self.server.request("GET", "/metrics")
+        self.assertEqual(r.status, 200)
+        self.assertNotIn("XMETHOD", r.body)
+        samples = harness.parse_prometheus(r.body)
+        self.assertEqual(metric_sum(samples, "latchkey_http_requests_total", route="unmatched", method="other",
+                                    status="404"), 20)
+
     def test_log_lines_are_json(self):
         self.flow()
         lines = [l for l in self.server.log_text().splitlines() if l.strip()]
