@@ -283,10 +283,11 @@ ALTER TABLE devices DROP COLUMN queued;
 };
 
 // Created on the writer's connection at every open, in memory (temp_store = MEMORY), never in the file or its
-// log. queue_counts holds the number of envelopes queued for a device (SqliteMessageStore keeps it, and
-// counts the device's rows in messages when it has no entry). It has entries only for devices with envelopes
-// queued, so it is bounded by the queue. Being a table of the writer's connection, it is rolled back with the
-// transaction or savepoint that changed it; the trigger forgets a device that is deleted, by cascade too.
+// log. queue_counts holds the number of envelopes queued for each device that has any (SqliteMessageStore
+// keeps it; a device without an entry has none queued). It is filled from the queue index at open (one scan
+// of the index, proportional to the envelopes queued), and entries go when their queue empties, so it is as
+// small as the queues. Being a table of the writer's connection, it is rolled back with the transaction or
+// savepoint that changed it; the trigger forgets a device that is deleted, by cascade too.
 constexpr std::string_view kWriterTemporarySchema = R"sql(
 CREATE TEMP TABLE queue_counts (
   account_uuid TEXT NOT NULL,
@@ -297,6 +298,8 @@ CREATE TEMP TABLE queue_counts (
 CREATE TEMP TRIGGER queue_counts_forget_device AFTER DELETE ON main.devices BEGIN
   DELETE FROM queue_counts WHERE account_uuid = OLD.account_uuid AND device_id = OLD.device_id;
 END;
+INSERT INTO temp.queue_counts (account_uuid, device_id, queued)
+  SELECT account_uuid, device_id, count(*) FROM main.messages GROUP BY account_uuid, device_id;
 )sql";
 
 constexpr std::string_view kSavepoint = "SAVEPOINT batch_write";

@@ -12,16 +12,16 @@
 namespace latchkey {
 namespace {
 
-// The destination's registration id and its queue count (-1: no entry in queue_counts, count the rows).
+// The destination's registration id and the envelopes queued for it (no entry in queue_counts: none).
 constexpr std::string_view kSelectDevice =
-    "SELECT d.registration_id, coalesce(q.queued, -1) FROM devices AS d LEFT JOIN temp.queue_counts AS q "
+    "SELECT d.registration_id, coalesce(q.queued, 0) FROM devices AS d LEFT JOIN temp.queue_counts AS q "
     "ON q.account_uuid = d.account_uuid AND q.device_id = d.device_id WHERE d.account_uuid = ?1 AND "
     "d.device_id = ?2";
 constexpr std::string_view kInsert =
     "INSERT INTO messages (account_uuid, device_id, source_uuid, source_device, type, timestamp, server_timestamp, "
     "content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-// After an envelope is stored: one more in the device's entry, or an entry made by counting its rows (the new
-// one included).
+// After an envelope is stored: one more in the device's entry, or a new entry (made by counting the device's
+// rows, the new one included, so that it is right even if an entry was ever missing).
 constexpr std::string_view kCountOneMore =
     "UPDATE temp.queue_counts SET queued = queued + 1 WHERE account_uuid = ?1 AND device_id = ?2";
 constexpr std::string_view kCountAll =
@@ -79,14 +79,8 @@ Status check_destinations(SqliteConnection& connection, const std::vector<Envelo
       error.details = {{"staleDevices", {e.destination_device}}};
       return error;
     }
-    std::int64_t counted = select->column_int64(1);
-    if (counted < 0) {
-      Result<std::int64_t> rows = count_rows(connection, e.destination_uuid, e.destination_device);
-      if (!rows.ok()) return rows.take_error();
-      counted = *rows;
-    }
     // Earlier envelopes of this write to the same device take slots too.
-    std::size_t queued = static_cast<std::size_t>(counted);
+    std::size_t queued = static_cast<std::size_t>(std::max<std::int64_t>(select->column_int64(1), 0));
     for (std::size_t j = 0; j < k; ++j) {
       if (envelopes[j].destination_device == e.destination_device &&
           envelopes[j].destination_uuid == e.destination_uuid) {

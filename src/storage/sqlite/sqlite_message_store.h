@@ -1,9 +1,9 @@
 // MessageStore on a SqliteDatabase: one row per queued envelope, keyed by an AUTOINCREMENT id (never reused),
 // indexed by (destination account, device, id). The queue limit is checked against a count per device kept in
-// the writer's connection, in memory (temp.queue_counts, see kWriterTemporarySchema in sqlite_database.cc):
-// stored envelopes add to it and deleted ones take from it in the same transaction, and a device without an
-// entry has its rows counted. A counter in the file would put the device's page into the log with every
-// commit that touches its queue.
+// the writer's connection, in memory (temp.queue_counts, filled from the queue index at open; see
+// kWriterTemporarySchema in sqlite_database.cc): stored envelopes add to it and deleted ones take from it in
+// the same transaction. A counter in the file would put the device's page into the log with every commit that
+// touches its queue.
 #pragma once
 
 #include "storage/message_store.h"
