@@ -221,6 +221,20 @@ class RelayStoreTest : public ::testing::TestWithParam<RelayBackend> {
     EXPECT_EQ(queued(uuid, device_id), expected == 0 ? -1 : static_cast<std::int64_t>(expected));
   }
 
+  // Stores `n` envelopes for Alice's first device under a queue limit of `max`, checking the count after
+  // each; answers their ids (fewer if one was refused).
+  std::vector<std::int64_t> fill_alice(std::size_t n, std::size_t max) {
+    std::vector<std::int64_t> ids;
+    for (std::size_t i = 0; i < n; ++i) {
+      auto stored = insert({make_envelope(kAlice, 1, 100, "m" + std::to_string(i))}, max);
+      EXPECT_TRUE(stored.ok()) << stored.error().message;
+      if (!stored.ok()) break;
+      ids.push_back((*stored)[0].id);
+      expect_counter_matches(kAlice, 1, i + 1);
+    }
+    return ids;
+  }
+
   AccountBundles take(const std::string& uuid, std::optional<std::uint32_t> device_id) {
     auto taken = keys().take_bundles(uuid, device_id);
     EXPECT_TRUE(taken.ok()) << taken.error().message;
@@ -675,13 +689,8 @@ TEST_P(RelayStoreTest, AnInsertIsAllOrNothing) {
 
 TEST_P(RelayStoreTest, QueueLimitFollowsTheCounter) {
   constexpr std::size_t kMax = 3;
-  std::vector<std::int64_t> ids;
-  for (std::size_t i = 0; i < kMax; ++i) {
-    auto stored = insert({make_envelope(kAlice, 1, 100, "m" + std::to_string(i))}, kMax);
-    ASSERT_TRUE(stored.ok()) << stored.error().message;
-    ids.push_back((*stored)[0].id);
-    expect_counter_matches(kAlice, 1, i + 1);
-  }
+  std::vector<std::int64_t> ids = fill_alice(kMax, kMax);
+  ASSERT_EQ(ids.size(), kMax);
   auto full = insert({make_envelope(kAlice, 1, 100, "one too many")}, kMax);
   ASSERT_FALSE(full.ok());
   EXPECT_EQ(full.error().code, ErrorCode::kRateLimited);
@@ -701,12 +710,8 @@ TEST_P(RelayStoreTest, QueueLimitFollowsTheCounter) {
 
 TEST_P(RelayStoreTest, QueueLimitHoldsAfterReopening) {
   constexpr std::size_t kMax = 3;
-  std::vector<std::int64_t> ids;
-  for (std::size_t i = 0; i < kMax; ++i) {
-    auto stored = insert({make_envelope(kAlice, 1, 100, "m" + std::to_string(i))}, kMax);
-    ASSERT_TRUE(stored.ok()) << stored.error().message;
-    ids.push_back((*stored)[0].id);
-  }
+  std::vector<std::int64_t> ids = fill_alice(kMax, kMax);
+  ASSERT_EQ(ids.size(), kMax);
   ASSERT_TRUE(insert({make_envelope(kBob, 1, 200, "to bob")}, kMax).ok());
   ASSERT_NO_FATAL_FAILURE(reopen());
   // The counts live in memory only: opening the store counts every device's queue again.
