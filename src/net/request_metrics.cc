@@ -83,8 +83,8 @@ void RequestMetrics::record(const Route* route, std::string_view method, int sta
     it->second->seconds().observe(seconds);
     return;
   }
-  Series added_later(registry_, route->pattern, route->method,
-                     false);  // not at start-up: looked up each time
+  // A route added after start-up: its metrics are looked up for each request.
+  Series added_later(registry_, route->pattern, route->method, false);
   added_later.requests(status).inc();
   added_later.seconds().observe(seconds);
 }
