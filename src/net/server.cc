@@ -319,7 +319,6 @@ struct HttpServer::Impl {
   Impl(const ServerConfig& c, const Router& r, MetricsRegistry& m)
       : config(c),
         router(r),
-        metrics(m),
         ioc(1),
         workers(static_cast<std::size_t>(c.worker_threads)),
         outbound(static_cast<std::size_t>(c.outbound_threads)),
@@ -331,7 +330,6 @@ struct HttpServer::Impl {
 
   const ServerConfig& config;
   const Router& router;
-  MetricsRegistry& metrics;
   // One io_context per I/O thread, each run by exactly one thread, so a connection's handlers never run
   // concurrently and no strand is needed. `ioc` (the first) also runs the listener, signals and timers.
   asio::io_context ioc;
@@ -535,8 +533,8 @@ struct HttpServer::Impl {
       request.client_ip = client_ip_of(peer, request);
 
       auto match = router.match(request.method, request.path);
-      const Route* routed =
-          match.route;  // for the metrics and the access log (match.route may be cleared below)
+      // For the metrics and the access log (match.route may be cleared below).
+      const Route* routed = match.route;
       if (match.route && match.route->websocket && websocket::is_upgrade(req)) {
         request.path_params = std::move(match.params);
         auto channel = std::make_shared<WsChannel<Stream>>(co_await asio::this_coro::executor, workers,

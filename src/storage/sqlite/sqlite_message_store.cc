@@ -20,13 +20,10 @@ constexpr std::string_view kSelectDevice =
 constexpr std::string_view kInsert =
     "INSERT INTO messages (account_uuid, device_id, source_uuid, source_device, type, timestamp, server_timestamp, "
     "content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-// After an envelope is stored: one more in the device's entry, or a new entry (made by counting the device's
-// rows, the new one included, so that it is right even if an entry was ever missing).
+// After an envelope is stored: one more in the device's entry, or a new entry of one (no entry: none queued).
 constexpr std::string_view kCountOneMore =
-    "UPDATE temp.queue_counts SET queued = queued + 1 WHERE account_uuid = ?1 AND device_id = ?2";
-constexpr std::string_view kCountAll =
-    "INSERT INTO temp.queue_counts (account_uuid, device_id, queued) "
-    "SELECT ?1, ?2, count(*) FROM main.messages WHERE account_uuid = ?1 AND device_id = ?2";
+    "INSERT INTO temp.queue_counts (account_uuid, device_id, queued) VALUES (?1, ?2, 1) "
+    "ON CONFLICT (account_uuid, device_id) DO UPDATE SET queued = queued + 1";
 constexpr std::string_view kFetch =
     "SELECT id, source_uuid, source_device, type, timestamp, server_timestamp, content FROM messages "
     "WHERE account_uuid = ?1 AND device_id = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
@@ -38,17 +35,6 @@ constexpr std::string_view kForgetEmptied =
 constexpr std::string_view kCountFewer =
     "UPDATE temp.queue_counts SET queued = queued - ?3 WHERE account_uuid = ?1 AND device_id = ?2";
 constexpr std::string_view kCount = "SELECT count(*) FROM messages WHERE account_uuid = ?1 AND device_id = ?2";
-
-Result<std::int64_t> count_rows(SqliteConnection& connection, const std::string& uuid,
-                                std::uint32_t device_id) {
-  auto select = connection.prepare(kCount);
-  if (!select.ok()) return select.take_error();
-  select->bind_text(1, uuid);
-  select->bind_int64(2, device_id);
-  Result<bool> row = select->step("counting queued envelopes");
-  if (!row.ok()) return row.take_error();
-  return select->column_int64(0);
-}
 
 // Runs `sql` with the device bound to ?1 and ?2, and `n` to ?3 if given; answers the rows changed.
 Result<int> run_for_device(SqliteConnection& connection, std::string_view sql, const std::string& uuid,
@@ -137,13 +123,8 @@ void SqliteMessageStore::insert(std::vector<Envelope> envelopes, std::size_t max
           insert->bind_blob(8, e.content);
           LK_RETURN_IF_ERROR(insert->run("storing an envelope"));
           e.id = static_cast<std::int64_t>(sqlite3_last_insert_rowid(connection.handle()));
-          Result<int> counted = run_for_device(connection, kCountOneMore, e.destination_uuid,
-                                               e.destination_device, std::nullopt, "taking a queue slot");
-          if (!counted.ok()) return counted.take_error();
-          if (*counted == 0) {
-            LK_RETURN_IF_ERROR(run_for_device(connection, kCountAll, e.destination_uuid, e.destination_device,
-                                              std::nullopt, "counting a queue"));
-          }
+          LK_RETURN_IF_ERROR(run_for_device(connection, kCountOneMore, e.destination_uuid,
+                                            e.destination_device, std::nullopt, "taking a queue slot"));
         }
         return {};
       },
@@ -219,9 +200,13 @@ Result<int> SqliteMessageStore::acknowledge_sync(const std::string& uuid, std::u
 
 Result<std::size_t> SqliteMessageStore::count(const std::string& uuid, std::uint32_t device_id) {
   return database_.read_returning<std::size_t>([&](SqliteConnection& connection) -> Result<std::size_t> {
-    Result<std::int64_t> rows = count_rows(connection, uuid, device_id);
-    if (!rows.ok()) return rows.take_error();
-    return static_cast<std::size_t>(*rows);
+    auto select = connection.prepare(kCount);
+    if (!select.ok()) return select.take_error();
+    select->bind_text(1, uuid);
+    select->bind_int64(2, device_id);
+    Result<bool> row = select->step("counting queued envelopes");
+    if (!row.ok()) return row.take_error();
+    return static_cast<std::size_t>(select->column_int64(0));
   });
 }
 
