@@ -706,10 +706,13 @@ relay_run() {
   shift
   local rc=0
   check_server_alive "relay-$name"
+  # The server's storage histograms before and after (the summary reports the run's share: set-up included).
+  curl -sf --max-time 5 "http://127.0.0.1:$PORT/metrics" >"$DATA/metrics-$name-before.txt" 2>/dev/null || :
   "$RELAY_LOADGEN" --host 127.0.0.1 --port "$PORT" --outbox "$OUTBOX" --server-pid "$SERVER_PID" \
     --threads "$R_THREADS" --machine-check "$R_MACHINE_CHECK" "$@" --json >"$OUT_DIR/relay-$name.json" 2>"$DATA/relay-$name.log" || rc=$?
   cat "$DATA/relay-$name.log" >&2
   check_server_alive "relay-$name"
+  curl -sf --max-time 5 "http://127.0.0.1:$PORT/metrics" >"$DATA/metrics-$name-after.txt" 2>/dev/null || :
   [ -s "$OUT_DIR/relay-$name.json" ] || die "latchkey_relay_loadgen produced no result for $name (exit $rc)"
   [ "$rc" = 0 ] || { log "relay run $name failed (exit $rc)"; RELAY_FAILED="$RELAY_FAILED $name"; }
 }
@@ -796,6 +799,44 @@ try:
 except OSError:
     commit = ""
 
+def histogram(text, family):
+    """Cumulative buckets {le: count}, sum and count of an unlabelled histogram in Prometheus text."""
+    buckets, total, count = {}, 0.0, 0.0
+    for line in text.splitlines():
+        if line.startswith(family + "_bucket{le=\""):
+            le = line.split('"')[1]
+            buckets[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith(family + "_sum "):
+            total = float(line.rsplit(" ", 1)[1])
+        elif line.startswith(family + "_count "):
+            count = float(line.rsplit(" ", 1)[1])
+    return buckets, total, count
+
+def storage(name):
+    """The writer's histograms over one run (after minus before): where a send's time went in storage. Bucket
+    bounds, so a percentile reads 'at most'; the run's set-up and warm-up are included."""
+    try:
+        before = open(os.path.join(data, f"metrics-{name}-before.txt")).read()
+        after = open(os.path.join(data, f"metrics-{name}-after.txt")).read()
+    except OSError:
+        return None
+    out = {}
+    for key, family in (("durable_write", "latchkey_storage_durable_write_seconds"),
+                        ("wal_sync", "latchkey_storage_wal_sync_seconds"),
+                        ("writes_per_commit", "latchkey_storage_write_batch_writes")):
+        b0, s0, c0 = histogram(before, family)
+        b1, s1, c1 = histogram(after, family)
+        n = c1 - c0
+        if not b1 or n <= 0:
+            continue
+        rows = sorted((le, c - b0.get(le, 0.0)) for le, c in b1.items())
+        at_most = lambda q: next((le for le, c in rows if c >= q * n), None)
+        scale = 1 if key == "writes_per_commit" else 1000  # seconds -> ms
+        bound = lambda le: None if le is None or le == float("inf") else round(le * scale, 3)
+        out[key] = {"count": int(n), "mean": round((s1 - s0) / n * scale, 3),
+                    "p50_at_most": bound(at_most(0.5)), "p99_at_most": bound(at_most(0.99))}
+    return out or None
+
 def online(name):
     r = runs.get(name, {}).get("online")
     if not r:
@@ -808,7 +849,7 @@ def online(name):
         "send_p50_ms": r["send_latency"]["p50_ms"], "send_p99_ms": r["send_latency"]["p99_ms"],
         "envelopes_missing": r["envelopes_missing"], "send_errors": r["send_errors"], "late_sends": r["late_sends"],
         "ok": runs[name].get("ok"), "resources": r.get("resources"),
-        "machine_check": runs[name].get("machine_check"),
+        "machine_check": runs[name].get("machine_check"), "storage": storage(name),
     }
 
 summary = {
@@ -844,7 +885,7 @@ if off:
         "drain_envelopes_per_second": off["drain_envelopes_per_second"], "drained_envelopes": off["drained_envelopes"],
         "drain_s": off["drain_s"], "left_after_ack": off["left_after_ack"], "ok": runs["offline"].get("ok"),
         "store_resources": off.get("store_resources"), "drain_resources": off.get("drain_resources"),
-        "machine_check": runs["offline"].get("machine_check"),
+        "machine_check": runs["offline"].get("machine_check"), "storage": storage("offline"),
     }
 with open(summary_path, "w") as f:
     json.dump(summary, f, indent=2)
@@ -865,6 +906,21 @@ def check(c):
     return (f"machine check before the run: loopback ping-pong {c['round_trips_per_second']:.0f} round trips/s, "
             f"p50 {c['rtt_p50_us']} us, p99 {c['rtt_p99_us']} us")
 
+def storage_line(st):
+    if not st:
+        return ""
+    parts = []
+    if "durable_write" in st:
+        d = st["durable_write"]
+        parts.append(f"durable write (queued -> answered) mean {d['mean']} ms, p50 <= {d['p50_at_most']}, "
+                     f"p99 <= {d['p99_at_most']} ms")
+    if "wal_sync" in st:
+        w = st["wal_sync"]
+        parts.append(f"log sync mean {w['mean']} ms, p99 <= {w['p99_at_most']} ms ({w['count']})")
+    if "writes_per_commit" in st:
+        parts.append(f"{st['writes_per_commit']['mean']:.1f} writes per commit")
+    return "storage over the run: " + "; ".join(parts)
+
 s = summary["settings"]
 print()
 print("=== latchkey message relay benchmark ===")
@@ -880,6 +936,8 @@ for n, r in summary["online"].items():
         print(f"{'':<20}{cpu(r['resources'])}")
     if check(r.get("machine_check")):
         print(f"{'':<20}{check(r['machine_check'])}")
+    if storage_line(r.get("storage")):
+        print(f"{'':<20}{storage_line(r['storage'])}")
 o = summary["offline"]
 if o:
     print(f"offline: store {o['store_envelopes_per_second']:.0f} envelopes/s (p99 send {o['store_send_p99_ms']} ms), "
@@ -891,6 +949,8 @@ if o:
         print(f"         drain: {cpu(o['drain_resources'])}")
     if check(o.get("machine_check")):
         print(f"         {check(o['machine_check'])}")
+    if storage_line(o.get("storage")):
+        print(f"         {storage_line(o['storage'])}")
 i = summary["idle"]
 if i:
     per = i.get("server_bytes_per_connection")
