@@ -850,6 +850,9 @@ def online(name):
         "envelopes_missing": r["envelopes_missing"], "send_errors": r["send_errors"], "late_sends": r["late_sends"],
         "ok": runs[name].get("ok"), "resources": r.get("resources"),
         "machine_check": runs[name].get("machine_check"), "storage": storage(name),
+        # Paced runs: how late the load generator started its sends (included in the latencies above).
+        "pacing_lag_p50_ms": (r.get("start_lag") or {}).get("p50_ms"),
+        "pacing_lag_p99_ms": (r.get("start_lag") or {}).get("p99_ms"),
     }
 
 summary = {
@@ -938,6 +941,9 @@ for n, r in summary["online"].items():
         print(f"{'':<20}{check(r['machine_check'])}")
     if storage_line(r.get("storage")):
         print(f"{'':<20}{storage_line(r['storage'])}")
+    if r.get("pacing_lag_p99_ms") is not None:
+        print(f"{'':<20}load generator's lateness (due -> send started, counted in the latency): "
+              f"p50 {r['pacing_lag_p50_ms']} ms, p99 {r['pacing_lag_p99_ms']} ms")
 o = summary["offline"]
 if o:
     print(f"offline: store {o['store_envelopes_per_second']:.0f} envelopes/s (p99 send {o['store_send_p99_ms']} ms), "
