@@ -912,14 +912,15 @@ def check(c):
 def storage_line(st):
     if not st:
         return ""
+    at_most = lambda v: f"<= {v} ms" if v is not None else "above the largest bucket"
     parts = []
     if "durable_write" in st:
         d = st["durable_write"]
-        parts.append(f"durable write (queued -> answered) mean {d['mean']} ms, p50 <= {d['p50_at_most']}, "
-                     f"p99 <= {d['p99_at_most']} ms")
+        parts.append(f"durable write (queued -> answered) mean {d['mean']} ms, p50 {at_most(d['p50_at_most'])}, "
+                     f"p99 {at_most(d['p99_at_most'])}")
     if "wal_sync" in st:
         w = st["wal_sync"]
-        parts.append(f"log sync mean {w['mean']} ms, p99 <= {w['p99_at_most']} ms ({w['count']})")
+        parts.append(f"{w['count']} log syncs, mean {w['mean']} ms, p99 {at_most(w['p99_at_most'])}")
     if "writes_per_commit" in st:
         parts.append(f"{st['writes_per_commit']['mean']:.1f} writes per commit")
     return "storage over the run: " + "; ".join(parts)
