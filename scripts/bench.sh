@@ -906,8 +906,11 @@ def check(c):
         return ""
     if "error" in c:
         return f"machine check failed: {c['error']}"
+    compute = ""
+    if c.get("sha256_1k_ns"):
+        compute = f"; SHA-256 of 1 KiB {c['sha256_1k_ns']:.0f} ns, SQLite 1 KiB insert {c.get('sqlite_insert_us')} us"
     return (f"machine check before the run: loopback ping-pong {c['round_trips_per_second']:.0f} round trips/s, "
-            f"p50 {c['rtt_p50_us']} us, p99 {c['rtt_p99_us']} us")
+            f"p50 {c['rtt_p50_us']} us, p99 {c['rtt_p99_us']} us{compute}")
 
 def storage_line(st):
     if not st:
