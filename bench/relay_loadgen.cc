@@ -1562,16 +1562,15 @@ void probe_compute(MachineCheck& r) {
                    nullptr, nullptr, nullptr) == SQLITE_OK &&
       sqlite3_prepare_v2(db, "INSERT INTO t (k, v) VALUES (?1, ?2)", -1, &insert, nullptr) == SQLITE_OK) {
     const std::string key = "00000000-0000-4000-8000-0000000000";  // a uuid's length, 64 keys
-    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-    r.sqlite_insert_us = best_of_five_ns(2000, [&](int i) {
-                           std::string k = key + std::to_string(10 + i % 64);
-                           sqlite3_bind_text(insert, 1, k.data(), static_cast<int>(k.size()), SQLITE_TRANSIENT);
-                           sqlite3_bind_blob(insert, 2, block.data(), static_cast<int>(block.size()), SQLITE_STATIC);
-                           sqlite3_step(insert);
-                           sqlite3_reset(insert);
-                         }) /
-                         1000;
-    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    bool failed = sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK;
+    const double ns = best_of_five_ns(2000, [&](int i) {
+      std::string k = key + std::to_string(10 + i % 64);
+      sqlite3_bind_text(insert, 1, k.data(), static_cast<int>(k.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_blob(insert, 2, block.data(), static_cast<int>(block.size()), SQLITE_STATIC);
+      failed = sqlite3_step(insert) != SQLITE_DONE || failed;
+      sqlite3_reset(insert);
+    });
+    if (!failed) r.sqlite_insert_us = ns / 1000;
   }
   sqlite3_finalize(insert);
   sqlite3_close(db);
