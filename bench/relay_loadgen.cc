@@ -1518,9 +1518,8 @@ class WsConn {
 // connection with blocking sockets: each round trip is two sends, two receives and two thread wake-ups, the kind
 // of work the relay does per envelope. Answers round trips per second and the round-trip time (count, and the
 // quantiles in microseconds), or an error text.
-// Then two compute probes on one thread, because the machine's compute speed drifts too, and the ping-pong does not
-// show it (on 2026-12-05 the micro-benchmarks ran 1.6-2.5x slower than when docs/performance.md recorded them,
-// while the ping-pong was in its usual range): SHA-256 of 1 KiB, and an insert of a 1 KiB row into an indexed
+// Then two compute probes on one thread, because the machine's compute speed drifts too and the ping-pong does not
+// show it (docs/performance.md, "Machine check"): SHA-256 of 1 KiB, and an insert of a 1 KiB row into an indexed
 // SQLite table in memory (the storage writer's kind of work). Each is the best of five timed batches, so a
 // batch that lost its core to another thread does not count.
 
