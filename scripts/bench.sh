@@ -362,8 +362,10 @@ export B_BUILD_TYPE="$BUILD_TYPE" B_DURATION="$DURATION" B_WARMUP="$WARMUP" B_CO
   B_LOADGEN_THREADS="$LOADGEN_THREADS" B_POW_BITS="$POW_BITS" B_HALF_RATE="$HALF_RATE" B_VMHWM_KB="${VMHWM_KB:-0}" \
   B_VMRSS_KB="${VMRSS_KB:-0}" B_THREADS="${THREADS:-0}" B_DB_BYTES="${DB_BYTES:-0}" B_SERVER_EXIT="$SERVER_EXIT" \
   B_STOP_S="$STOP_S" B_BUSY_BEFORE="$BUSY_BEFORE" B_REQS_PER_CONN="$REQS_PER_CONN" B_END_VMHWM_KB="${END_VMHWM_KB:-0}"
-python3 - "$OUT_DIR" "$DATA" "$SUMMARY" <<'PY'
+python3 - "$OUT_DIR" "$DATA" "$SUMMARY" "$ROOT/scripts" <<'PY'
 import json, os, re, subprocess, sys, time
+sys.path.insert(0, sys.argv[4])
+from prometheus_text import metric_sum
 out_dir, data, summary_path = sys.argv[1:4]
 E = os.environ
 
@@ -373,19 +375,6 @@ def load(p):
             return json.load(f)
     except (OSError, ValueError):
         return None
-
-def metric_sum(text, family, **labels):
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("#") or not line.startswith(family):
-            continue
-        m = re.match(r'([a-zA-Z_:]+)(\{[^}]*\})?\s+([0-9.eE+-]+)', line)
-        if not m or m.group(1) != family:
-            continue
-        lab = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        if all(re.fullmatch(v, lab.get(k, "")) for k, v in labels.items()):
-            total += float(m.group(3))
-    return total
 
 metrics = open(os.path.join(data, "metrics.txt")).read()
 try:
@@ -771,8 +760,10 @@ fi
 
 export R_BUILD_TYPE="$BUILD_TYPE" R_BUSY_BEFORE R_VMHWM_KB R_DB_BYTES R_SERVER_EXIT R_POW_BITS="$POW_BITS" \
   R_THREADS R_DURATION R_WARMUP R_RECIPIENTS R_DEVICES R_SENDERS R_WS_WINDOW R_CONNECTIONS R_IDLE_DEVICES R_STEADY
-python3 - "$OUT_DIR" "$DATA" "$OUT_DIR/relay.json" <<'PY'
+python3 - "$OUT_DIR" "$DATA" "$OUT_DIR/relay.json" "$ROOT/scripts" <<'PY'
 import json, os, subprocess, sys, time
+sys.path.insert(0, sys.argv[4])
+from prometheus_text import histogram
 out_dir, data, summary_path = sys.argv[1:4]
 E = os.environ
 
@@ -798,19 +789,6 @@ try:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 except OSError:
     commit = ""
-
-def histogram(text, family):
-    """Cumulative buckets {le: count}, sum and count of an unlabelled histogram in Prometheus text."""
-    buckets, total, count = {}, 0.0, 0.0
-    for line in text.splitlines():
-        if line.startswith(family + "_bucket{le=\""):
-            le = line.split('"')[1]
-            buckets[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
-        elif line.startswith(family + "_sum "):
-            total = float(line.rsplit(" ", 1)[1])
-        elif line.startswith(family + "_count "):
-            count = float(line.rsplit(" ", 1)[1])
-    return buckets, total, count
 
 def storage(name):
     """The writer's histograms over one run (after minus before): where a send's time went in storage. Bucket
