@@ -230,8 +230,8 @@ _counter = itertools.count(random.randrange(0, 10**7) * 7)
 
 def unique_number(cc="33"):
     n = next(_counter)
-    if cc == "33":      # French mobile: 6 + 8 digits
-        return f"+336{n % 10**8:08d}"
+    if cc == "33":      # French mobile: 60 + 7 digits (libphonenumber refuses 639, 690-694, 696 and 697)
+        return f"+3360{n % 10**7:07d}"
     if cc == "49":      # German mobile: 176 + 8 digits
         return f"+49176{n % 10**8:08d}"
     if cc == "81":      # Japanese mobile: 90 [1-9] + 7 digits

@@ -539,5 +539,140 @@ class RestartAndReregistrationTest(LatchkeyTestCase):
         self.assertEqual(closed.exception.code, 4401)
 
 
+class CrashUnderLoadTest(LatchkeyTestCase):
+    """kill -9 while sends (HTTP and socket) and acknowledgements are in flight, in several rounds. After each
+    restart: every send answered 200 is still queued for the device that never connected, and for the device that
+    was reading it was either received before the crash or is queued again; a send's two envelopes (one per device)
+    are stored together or not at all; the queues drain in id order, without duplicates or damaged contents."""
+
+    ROUNDS = 3
+    SENDERS_PER_TRANSPORT = 2
+    SENDS_PER_SENDER = 400  # under messages_per_sender's burst (1,000): no send is limited
+    KILL_AFTER_ANSWERED = 500  # of the 4 x 400: the kill comes while sends are still in flight
+    WINDOW = 32  # socket sends in flight per sender
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = start_server(cls, config())
+
+    def test_acknowledged_sends_survive_kill9_under_load(self):
+        bob = Account(self.server)
+        second = bob.link()  # never connects while sends are in flight: nothing of it is acknowledged then
+        for round_ in range(self.ROUNDS):
+            with self.subTest(round=round_):
+                self.crash_round(bob, second, round_)
+
+    def crash_round(self, bob, second, round_):
+        import threading
+
+        senders = [Account(self.server) for _ in range(2 * self.SENDERS_PER_TRANSPORT)]
+        answered, received_before = set(), set()
+        lock = threading.Lock()
+        enough = threading.Event()
+        errors = []
+        sockets = []
+
+        def record(content):
+            with lock:
+                answered.add(content)
+                if len(answered) >= self.KILL_AFTER_ANSWERED:
+                    enough.set()
+
+        def via_http(n, sender):
+            try:
+                for i in range(self.SENDS_PER_SENDER):
+                    content = f"{round_}-http-{n}-{i}".encode()
+                    status = sender.send(bob, content).status
+                    if status != 200:
+                        with lock:
+                            errors.append(f"http sender {n}: send {i} answered {status}")
+                        return
+                    record(content)
+            except (OSError, harness.ServerDied):
+                pass  # the server was killed
+
+        def via_socket(n, sender):
+            contents = {}
+            try:
+                ws = sender.socket()
+                sockets.append(ws)
+                drain(ws)
+                sent = done = 0
+                while done < self.SENDS_PER_SENDER:
+                    while sent < self.SENDS_PER_SENDER and sent - done < self.WINDOW:
+                        contents[str(sent)] = f"{round_}-ws-{n}-{sent}".encode()
+                        ws.send_json({"type": "send", "requestId": str(sent), "destination": bob.uuid,
+                                      "timestamp": 1, "messages": sender.envelopes_for(bob, contents[str(sent)])})
+                        sent += 1
+                    frame = ws.recv_json()
+                    if frame.get("type") != "send_result":
+                        continue
+                    done += 1
+                    if frame["status"] != 200:
+                        with lock:
+                            errors.append(f"socket sender {n}: {frame}")
+                        return
+                    record(contents[frame["requestId"]])
+            except (OSError, WebSocketClosed, ValueError):
+                pass  # the server was killed (a frame cut short may fail to parse)
+
+        def reader():
+            try:
+                ws = bob.socket()
+                sockets.append(ws)
+                ws.sock.settimeout(10)
+                while True:
+                    frame = ws.recv_json()
+                    if frame["type"] == "envelope":
+                        with lock:
+                            received_before.add(base64.b64decode(frame["content"]))
+                        ws.send_json({"type": "ack", "ids": [frame["id"]]})
+            except (OSError, WebSocketClosed, ValueError):
+                pass
+
+        threads = [threading.Thread(target=reader)]
+        for n in range(self.SENDERS_PER_TRANSPORT):
+            threads.append(threading.Thread(target=via_http, args=(n, senders[n])))
+            threads.append(threading.Thread(target=via_socket, args=(n, senders[self.SENDERS_PER_TRANSPORT + n])))
+        for t in threads:
+            t.start()
+        try:
+            self.assertTrue(enough.wait(60), f"only {len(answered)} sends answered")
+            self.server.kill9()
+        finally:
+            for t in threads:
+                t.join(30)
+            for ws in sockets:
+                ws.sock.close()
+        self.assertEqual(errors, [])
+        self.assertLess(len(answered), 4 * self.SENDERS_PER_TRANSPORT * self.SENDS_PER_SENDER,
+                        "every send was answered before the kill: nothing was in flight")
+
+        self.server.start()
+        after = {}
+        for device in (1, second):
+            ws = bob.socket(device)
+            envelopes = drain(ws, timeout=30)
+            ids = [e["id"] for e in envelopes]
+            self.assertEqual(ids, sorted(set(ids)), f"device {device}: not in id order, or duplicated")
+            after[device] = [base64.b64decode(e["content"]) for e in envelopes]
+            for content in after[device]:
+                self.assertRegex(content, rb"^%d-(http|ws)-\d+-\d+$" % round_)
+            ws.send_json({"type": "ack", "ids": ids})
+            ws.close()
+        first_copy, second_copy = set(after[1]), set(after[second])
+        self.assertEqual(len(second_copy), len(after[second]), "an envelope stored twice")
+        self.assertEqual(answered - second_copy, set(), "answered 200, lost by the crash")
+        self.assertEqual(answered - first_copy - received_before, set(), "answered 200, lost by the crash")
+        # Stored together or not at all: the device that never read has a copy exactly when the reading device has
+        # one queued or received it before the crash.
+        self.assertEqual(first_copy - second_copy, set(), "one device's envelope of a send without the other's")
+        self.assertEqual(received_before - second_copy, set(), "one device's envelope of a send without the other's")
+        self.assertEqual(second_copy - first_copy - received_before, set(), "one device's envelope without the other's")
+        for device in (1, second):  # the acknowledgements above deleted everything
+            ws = bob.socket(device)
+            self.assertEqual(drain(ws), [])
+            ws.close()
+
 if __name__ == "__main__":
     unittest.main()
