@@ -11,11 +11,41 @@ CXX=${FUZZ_CXX:-clang++}
 FLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -include utility -Isrc
        -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1)
 
+JOBS=${FUZZ_JOBS:-$(nproc)}
+
+# Up to JOBS commands at a time in the background, each with its output in $OUT/NAME.log; reap_all waits for them,
+# prints their logs in the order they started and fails if any of them failed.
+pids=()
+names=()
+failed=0
+reap_oldest() {
+  local pid=${pids[0]} name=${names[0]}
+  pids=("${pids[@]:1}")
+  names=("${names[@]:1}")
+  if ! wait "$pid"; then
+    failed=1
+    echo "fuzz: $name failed"
+  fi
+  cat "$OUT/$name.log"
+}
+spawn() {
+  local name=$1
+  shift
+  [ "${#pids[@]}" -lt "$JOBS" ] || reap_oldest
+  ("$@") >"$OUT/$name.log" 2>&1 &
+  pids+=($!)
+  names+=("$name")
+}
+reap_all() {
+  while [ "${#pids[@]}" -gt 0 ]; do reap_oldest; done
+  [ "$failed" = 0 ] || exit 1
+}
+
 build() {
   local name=$1; shift
   if [ ! -x "$OUT/$name" ] || [ -n "$(find fuzz src -newer "$OUT/$name" -name '*.cc' -o -newer "$OUT/$name" -name '*.h' | head -1)" ]; then
     echo "fuzz: building $name"
-    "$CXX" "${FLAGS[@]}" "$@" -o "$OUT/$name"
+    spawn "build-$name" "$CXX" "${FLAGS[@]}" "$@" -o "$OUT/$name"
   fi
 }
 
@@ -30,14 +60,24 @@ build webauthn_fuzzer fuzz/webauthn_fuzzer.cc src/webauthn/webauthn.cc src/core/
 build message_frame_fuzzer fuzz/message_frame_fuzzer.cc src/net/message_parsing.cc src/net/request_parsing.cc \
   src/core/encoding.cc src/core/error.cc src/net/http_types.cc -lsodium
 
-for target in config request phone_number webauthn message_frame; do
-  work="$OUT/corpus-$target"
+reap_all
+
+# Each target runs for SECONDS_PER_TARGET on its own core (JOBS at a time).
+run_target() {
+  local target=$1 dict=()
+  local work="$OUT/corpus-$target"
   mkdir -p "$work"
   cp -n fuzz/corpus/$target/* "$work"/ 2>/dev/null || true
-  dict=()
   [ ! -f "fuzz/$target.dict" ] || dict=(-dict="$PWD/fuzz/$target.dict")
   echo "fuzz: running ${target}_fuzzer for ${SECONDS_PER_TARGET}s"
+  local status=0
   (cd "$OUT" && ASAN_OPTIONS=detect_leaks=0 "./${target}_fuzzer" -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 \
-     "${dict[@]}" -print_final_stats=1 "corpus-$target" 2>&1 | tail -n 12)
+    "${dict[@]}" -print_final_stats=1 "corpus-$target" >"run-$target.out" 2>&1) || status=$?
+  tail -n 12 "$OUT/run-$target.out"
+  return $status
+}
+for target in config request phone_number webauthn message_frame; do
+  spawn "run-$target" run_target "$target"
 done
+reap_all
 echo "fuzz: all targets ran without a crash"
