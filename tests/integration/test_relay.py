@@ -3,9 +3,11 @@ the message relay"). Keys are real Curve25519 keys with XEdDSA signatures (keys_
 libsignal-protocol-c); contents are opaque bytes, which is all the server ever sees."""
 
 import base64
+import http.client
 import json
 import os
 import random
+import threading
 import time
 import unittest
 
@@ -563,8 +565,6 @@ class CrashUnderLoadTest(LatchkeyTestCase):
                 self.crash_round(bob, second, round_)
 
     def crash_round(self, bob, second, round_):
-        import threading
-
         senders = [Account(self.server) for _ in range(2 * self.SENDERS_PER_TRANSPORT)]
         answered, received_before = set(), set()
         lock = threading.Lock()
@@ -588,7 +588,7 @@ class CrashUnderLoadTest(LatchkeyTestCase):
                             errors.append(f"http sender {n}: send {i} answered {status}")
                         return
                     record(content)
-            except (OSError, harness.ServerDied):
+            except (OSError, http.client.HTTPException, harness.ServerDied):
                 pass  # the server was killed
 
         def via_socket(n, sender):
