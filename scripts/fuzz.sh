@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets in fuzz/ with clang (ASan + UBSan) and runs each for a bounded time.
-# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 20). Seeds: fuzz/corpus/<target>/; the growing
-# corpus and any crash files go to build-fuzz/.
+# Builds the libFuzzer targets in fuzz/ with clang (ASan + UBSan) and runs each for a bounded time, FUZZ_JOBS at once
+# (default: one per core). Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 20). Seeds: fuzz/corpus/<target>/;
+# the growing corpus and any crash files go to build-fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-20}
