@@ -4,7 +4,10 @@
 
 namespace latchkey {
 
-Result<PhoneNumber> parse_phone_number(std::string_view text) {
+namespace {
+
+// One pass of libphonenumber: parse, check validity, format.
+Result<PhoneNumber> parse_once(std::string_view text) {
   using i18n::phonenumbers::PhoneNumberUtil;
   if (text.empty() || text.size() > 32 || text.front() != '+')
     return make_error(ErrorCode::kInvalidNumber, "number must be in international format, starting with '+'");
@@ -23,6 +26,31 @@ Result<PhoneNumber> parse_phone_number(std::string_view text) {
   out.country_code = std::to_string(parsed.country_code());
   util.GetRegionCodeForNumber(parsed, &out.region);
   return out;
+}
+
+// The E.164 form of `e164` parsed again, without the validity check (the caller's number passed it); empty if it
+// does not parse.
+std::string reformatted(const std::string& e164) {
+  using i18n::phonenumbers::PhoneNumberUtil;
+  const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+  i18n::phonenumbers::PhoneNumber parsed;
+  std::string out;
+  if (util.Parse(e164, "ZZ", &parsed) == PhoneNumberUtil::NO_PARSING_ERROR) util.Format(parsed, PhoneNumberUtil::E164, &out);
+  return out;
+}
+
+}  // namespace
+
+Result<PhoneNumber> parse_phone_number(std::string_view text) {
+  Result<PhoneNumber> first = parse_once(text);
+  if (!first.ok()) return first;
+  // libphonenumber's E.164 form does not always parse back to itself: "+52 11 34 56 34 56 78" formats as
+  // +5213456345678, which parses as +523456345678 (Mexico's old mobile prefix 1 is dropped on the second pass). A
+  // number must name one account whichever way it is written, so the answer is the form that parses to itself.
+  if (reformatted(first->e164) == first->e164) return first;
+  Result<PhoneNumber> second = parse_once(first->e164);
+  if (second.ok() && reformatted(second->e164) == second->e164) return second;
+  return make_error(ErrorCode::kInvalidNumber, "number has no stable international form");
 }
 
 std::string mask_phone_number(std::string_view e164) {
