@@ -28,14 +28,15 @@ Result<PhoneNumber> parse_once(std::string_view text) {
   return out;
 }
 
-// The E.164 form of `e164` parsed again, without the validity check (the caller's number passed it); empty if it
-// does not parse.
+// The E.164 form of `e164` parsed again, without the validity check (the caller's number passed it); empty if
+// it does not parse.
 std::string reformatted(const std::string& e164) {
   using i18n::phonenumbers::PhoneNumberUtil;
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
   i18n::phonenumbers::PhoneNumber parsed;
   std::string out;
-  if (util.Parse(e164, "ZZ", &parsed) == PhoneNumberUtil::NO_PARSING_ERROR) util.Format(parsed, PhoneNumberUtil::E164, &out);
+  if (util.Parse(e164, "ZZ", &parsed) == PhoneNumberUtil::NO_PARSING_ERROR)
+    util.Format(parsed, PhoneNumberUtil::E164, &out);
   return out;
 }
 
@@ -45,8 +46,9 @@ Result<PhoneNumber> parse_phone_number(std::string_view text) {
   Result<PhoneNumber> first = parse_once(text);
   if (!first.ok()) return first;
   // libphonenumber's E.164 form does not always parse back to itself: "+52 11 34 56 34 56 78" formats as
-  // +5213456345678, which parses as +523456345678 (Mexico's old mobile prefix 1 is dropped on the second pass). A
-  // number must name one account whichever way it is written, so the answer is the form that parses to itself.
+  // +5213456345678, which parses as +523456345678 (Mexico's old mobile prefix 1 is dropped on the second
+  // pass). A number must name one account whichever way it is written, so the answer is the form that parses
+  // to itself.
   if (reformatted(first->e164) == first->e164) return first;
   Result<PhoneNumber> second = parse_once(first->e164);
   if (second.ok() && reformatted(second->e164) == second->e164) return second;

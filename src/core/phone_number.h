@@ -14,11 +14,10 @@ struct PhoneNumber {
   std::string region;        // ISO 3166 region, "FR" ("001" for non-geographic)
 };
 
-// Parses a number written in international form ("+33 6 12 34 56 78" is accepted and normalised). The answer's e164
-// parses to itself, so every way of writing a number names the same account (see phone_number.cc for a number whose
-// first E.164 form does not).
-// kInvalidNumber: not a number, no leading '+', not a valid number for its country per libphonenumber, or no
-// E.164 form that parses to itself.
+// Parses a number written in international form ("+33 6 12 34 56 78" is accepted and normalised). The
+// answer's e164 parses to itself, so every way of writing a number names the same account (see
+// phone_number.cc for a number whose first E.164 form does not). kInvalidNumber: not a number, no leading
+// '+', not a valid number for its country per libphonenumber, or no E.164 form that parses to itself.
 // Thread-safe.
 Result<PhoneNumber> parse_phone_number(std::string_view text);
 

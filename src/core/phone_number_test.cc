@@ -26,10 +26,11 @@ TEST(PhoneNumberTest, RejectsImpossibleNumbers) {
   }
 }
 
-// Found by fuzz/phone_number_fuzzer.cc: libphonenumber formats this Mexican number as +5213456345678, which parses as
-// +523456345678. Both spellings must give the one form that parses to itself.
+// Found by fuzz/phone_number_fuzzer.cc: libphonenumber formats this Mexican number as +5213456345678, which
+// parses as +523456345678. Both spellings must give the one form that parses to itself.
 TEST(PhoneNumberTest, AnswersTheFormThatParsesToItself) {
-  for (const char* spelling : {"+52 11 34 56  34 56 78", "++52 11 34 56  34 56 78", "+5213456345678", "+523456345678"}) {
+  for (const char* spelling :
+       {"+52 11 34 56  34 56 78", "++52 11 34 56  34 56 78", "+5213456345678", "+523456345678"}) {
     auto n = parse_phone_number(spelling);
     ASSERT_TRUE(n.ok()) << spelling << ": " << n.error().message;
     EXPECT_EQ(n->e164, "+523456345678") << spelling;
