@@ -22,6 +22,8 @@
 //            POST /v1/devices/provisioning/code + PUT /v1/devices/link), each waits for its queue_empty and stays
 //            idle. With --server-pid the server's VmRSS and thread count are read before the first connect and
 //            --hold after the last queue_empty: (after - before) / connections is the memory per idle connection.
+//            Past 20,000 sockets they come from several loopback source addresses (--source-addresses): one
+//            address has only 28,232 ephemeral ports towards the server's port.
 //
 // Accounts are registered first (not timed): session, proof of work, SMS code read from the --outbox file,
 // code check, registration; --register-concurrency flows at once.
@@ -107,6 +109,10 @@ namespace {
 enum class Scenario { kOnline, kOffline, kIdle };
 enum class SendVia { kHttp, kWs };
 
+// Idle sockets per loopback source address by default: below the 28,232 ephemeral ports that one source address has
+// towards one server port (ip_local_port_range 32768-60999), with room for the set-up's connections.
+constexpr int kSocketsPerSourceAddress = 20'000;
+
 struct Options {
   Scenario scenario = Scenario::kOnline;
   SendVia send_via = SendVia::kHttp;
@@ -126,6 +132,7 @@ struct Options {
   int ack_batch = 100;
   double ack_delay_s = 0.005;
   int connections = 10000;
+  int source_addresses = 0;  // 0: one per kSocketsPerSourceAddress idle sockets (loopback only)
   int idle_devices = 6;
   double hold_s = 3;
   int connect_concurrency = 256;
@@ -174,6 +181,9 @@ const char* scenario_name(Scenario s) {
       "  --ack-batch N            ids per ack frame before it is sent at once (default 100, at most 1000)\n"
       "  --ack-delay D            longest wait before acknowledging a smaller batch (default 5ms)\n"
       "  --connections N          idle: sockets to open (default 10000)\n"
+      "  --source-addresses N     spread the WebSocket connections over the loopback source addresses 127.0.0.1 to\n"
+      "                           127.0.0.N (--host 127.x only). A source address has 28,232 ephemeral ports to one\n"
+      "                           server port (ip_local_port_range 32768-60999). Default: one per 20,000 idle sockets\n"
       "  --idle-devices N         idle: devices per account, 1-6 (default 6: 5 linked devices each)\n"
       "  --hold D                 idle: wait after the last queue_empty before reading RSS (default 3s)\n"
       "  --connect-concurrency N  idle, drain: socket handshakes in flight (default 256)\n"
@@ -286,6 +296,8 @@ Options parse_options(int argc, char** argv) {
       o.ack_delay_s = parse_seconds(value(), "--ack-delay");
     else if (name == "--connections")
       o.connections = static_cast<int>(parse_int(value(), "--connections", 1, 10'000'000));
+    else if (name == "--source-addresses")
+      o.source_addresses = static_cast<int>(parse_int(value(), "--source-addresses", 1, 254));
     else if (name == "--idle-devices")
       o.idle_devices = static_cast<int>(parse_int(value(), "--idle-devices", 1, 6));
     else if (name == "--hold")
@@ -696,6 +708,9 @@ std::uint32_t to_us(std::int64_t ns) {
 struct Shared {
   Options opt;
   tcp::endpoint endpoint;
+  // Loopback source addresses the WebSocket connections are spread over, round robin; empty: the kernel picks.
+  std::vector<net::ip::address_v4> sources;
+  std::atomic<std::uint32_t> next_source{0};
   std::string host_header;
   Outbox* outbox = nullptr;
   std::uint64_t seed = 0;
@@ -1192,6 +1207,21 @@ class WsConn {
     });
   }
 
+  // Opens the socket bound to the next source address. The port is left to connect() (IP_BIND_ADDRESS_NO_PORT):
+  // only the whole address pair must be unique, so each source address has the full ephemeral range.
+  template <class Socket>
+  void bind_source(Socket& socket, beast::error_code& ec) {
+    const auto& source = shared_.sources[shared_.next_source.fetch_add(1) % shared_.sources.size()];
+    socket.open(tcp::v4(), ec);
+    if (ec) return;
+    int one = 1;
+    if (::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0) {
+      ec.assign(errno, boost::system::system_category());
+      return;
+    }
+    socket.bind(tcp::endpoint(source, 0), ec);
+  }
+
   // Normal close (1000) after the queued frames and acknowledgements are written (any thread).
   void close() {
     net::post(ws_.get_executor(), [this] {
@@ -1206,7 +1236,8 @@ class WsConn {
     beast::error_code ec;
     auto& tcp_layer = beast::get_lowest_layer(ws_);
     tcp_layer.expires_after(seconds(shared_.opt.timeout_s));
-    co_await tcp_layer.async_connect(shared_.endpoint, net::redirect_error(net::use_awaitable, ec));
+    if (!shared_.sources.empty()) bind_source(tcp_layer.socket(), ec);
+    if (!ec) co_await tcp_layer.async_connect(shared_.endpoint, net::redirect_error(net::use_awaitable, ec));
     if (!ec) {
       tcp_layer.socket().set_option(tcp::no_delay(true), ec);
       ec = {};
@@ -1759,6 +1790,21 @@ int main(int argc, char** argv) {
     }
     shared.endpoint = results.begin()->endpoint();
   }
+  {
+    const net::ip::address server = shared.endpoint.address();
+    const bool loopback_v4 = server.is_v4() && server.is_loopback();
+    int n = opt.source_addresses;
+    if (n == 0 && opt.scenario == Scenario::kIdle)
+      n = (opt.connections + kSocketsPerSourceAddress - 1) / kSocketsPerSourceAddress;
+    if (n > 1 && !loopback_v4) {
+      log("--source-addresses needs a 127.x server address (--host), not %s", opt.host.c_str());
+      return 2;
+    }
+    for (int i = 1; n > 1 && i <= n; ++i) shared.sources.push_back(net::ip::make_address_v4(0x7f000000u + i));
+    if (!shared.sources.empty())
+      log("spreading the WebSocket connections over %zu source addresses (127.0.0.1 to 127.0.0.%d)",
+          shared.sources.size(), n);
+  }
   Outbox outbox(opt.outbox);
   shared.outbox = &outbox;
   {
@@ -1937,6 +1983,7 @@ int main(int argc, char** argv) {
     idle["connections"] = receivers.size();
     idle["accounts"] = idle_accounts.size();
     idle["devices_per_account"] = opt.idle_devices;
+    idle["source_addresses"] = std::max<std::size_t>(shared.sources.size(), 1);
     idle["ready"] = ready;
     idle["open_after_hold"] = still_open;
     idle["connect_s"] = round3(connect_s);

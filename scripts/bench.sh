@@ -23,7 +23,8 @@
 # BENCH_ONLY (all: both parts; registration: steps 1-6; relay: steps 1 and 7, no micro-benchmarks).
 # Relay part: BENCH_RELAY_DURATION (10s), BENCH_RELAY_WARMUP (2s), BENCH_RELAY_RECIPIENTS (64),
 # BENCH_RELAY_DEVICES (1: devices per recipient), BENCH_RELAY_SENDERS (48), BENCH_RELAY_WS_WINDOW (32: send frames in flight per sender socket),
-# BENCH_RELAY_CONNECTIONS (10000 idle sockets), BENCH_RELAY_IDLE_DEVICES (6), BENCH_RELAY_LOADGEN_THREADS (one per CPU),
+# BENCH_RELAY_CONNECTIONS (10000 idle sockets; past 20,000 the load generator spreads them over several loopback
+# source addresses, one per 20,000, and each process needs that many descriptors), BENCH_RELAY_IDLE_DEVICES (6), BENCH_RELAY_LOADGEN_THREADS (one per CPU),
 # BENCH_RELAY_STEADY_RATE (1000 sends/s), BENCH_RELAY_MACHINE_CHECK (0.5s of loopback ping-pong before each run; 0: off), BENCH_RELAY_SCENARIOS (idle,online-http,online-ws,paced,offline),
 # BENCH_RELAY_STORAGE_EXTRA (lines added to the relay server's [storage] table, e.g. 'checkpoint_pages = 8000'),
 # BENCH_RELAY_SERVER_EXTRA (lines added to its [server] table, e.g. 'io_threads = 1'),
