@@ -28,10 +28,14 @@ struct RegistrationRequest {
   std::string password;     // from the Basic auth password: the new primary device's password
   std::string session_id;   // a verified verification session for `number`
   std::int64_t registration_id = 0;  // 1..16383
-  std::optional<std::string> name;   // opaque device name
-  std::optional<std::string> registration_lock;  // 64 hex characters, needed when the number is locked
-  std::optional<std::string> new_recovery_password;  // accountAttributes.recoveryPassword, stored for next time
-  std::optional<std::string> recovery_password;      // registers without a session (session_id then empty)
+  // The optional fields below may be left out of an aggregate initializer.
+  std::optional<std::string> name = std::nullopt;  // opaque device name
+  // 64 hex characters, needed when the number is locked.
+  std::optional<std::string> registration_lock = std::nullopt;
+  // accountAttributes.recoveryPassword, stored for next time.
+  std::optional<std::string> new_recovery_password = std::nullopt;
+  // Registers without a session (session_id then empty).
+  std::optional<std::string> recovery_password = std::nullopt;
 };
 
 struct RegisteredDevice {

@@ -65,7 +65,10 @@ class AccountServiceTest : public ::testing::Test {
     return s->id;
   }
   Result<RegisteredDevice> Register(const std::string& password, const std::string& number = kNumber) {
-    return accounts_->register_account({number, password, VerifiedSession(number), 42, std::nullopt, std::nullopt});
+    return accounts_->register_account({.number = number,
+                                        .password = password,
+                                        .session_id = VerifiedSession(number),
+                                        .registration_id = 42});
   }
 
   std::filesystem::path dir_;
@@ -95,7 +98,8 @@ class TakeoverDelayTest : public AccountServiceTest {
                                                 nullptr, guard_.get(), clock_, random_, metrics_);
   }
   Result<RegisteredDevice> Attempt(const std::string& session, const std::string& password) {
-    return guarded_->register_account({kNumber, password, session, 7, std::nullopt, std::nullopt});
+    return guarded_->register_account(
+        {.number = kNumber, .password = password, .session_id = session, .registration_id = 7});
   }
   std::unique_ptr<TakeoverGuard> guard_;
   std::unique_ptr<AccountService> guarded_;
@@ -184,17 +188,25 @@ TEST_F(AccountServiceTest, ReRegistrationKeepsUuidAndRevokesOldDevice) {
 }
 
 TEST_F(AccountServiceTest, ValidatesRequest) {
-  auto shortpw = accounts_->register_account({kNumber, "short", "s", 42, std::nullopt});
+  auto shortpw = accounts_->register_account(
+      {.number = kNumber, .password = "short", .session_id = "s", .registration_id = 42});
   ASSERT_FALSE(shortpw.ok());
   EXPECT_EQ(shortpw.error().code, ErrorCode::kMalformedRequest);
-  auto range = accounts_->register_account({kNumber, kPassword, "s", 0, std::nullopt});
+  auto range = accounts_->register_account(
+      {.number = kNumber, .password = kPassword, .session_id = "s", .registration_id = 0});
   ASSERT_FALSE(range.ok());
   EXPECT_EQ(range.error().code, ErrorCode::kMalformedRequest);
-  auto big = accounts_->register_account({kNumber, kPassword, "s", 16384, std::nullopt});
+  auto big = accounts_->register_account(
+      {.number = kNumber, .password = kPassword, .session_id = "s", .registration_id = 16384});
   EXPECT_FALSE(big.ok());
-  auto name = accounts_->register_account({kNumber, kPassword, "s", 1, std::string(300, 'n')});
+  auto name = accounts_->register_account({.number = kNumber,
+                                           .password = kPassword,
+                                           .session_id = "s",
+                                           .registration_id = 1,
+                                           .name = std::string(300, 'n')});
   EXPECT_FALSE(name.ok());
-  auto unknown = accounts_->register_account({kNumber, kPassword, "unknown-session", 1, std::nullopt});
+  auto unknown = accounts_->register_account(
+      {.number = kNumber, .password = kPassword, .session_id = "unknown-session", .registration_id = 1});
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, ErrorCode::kRegistrationSessionInvalid);
 }

@@ -75,7 +75,9 @@ TEST_F(CryptoTest, ProofOfWorkSolvesAndChecks) {
   EXPECT_FALSE(proof_of_work_valid(challenge, "123456789012345678901", 0));
   EXPECT_TRUE(proof_of_work_valid(challenge, "7", 0));
   // A nonce that does not meet 24 bits (overwhelmingly likely for "0" unless it happens to solve it).
-  if (proof_of_work_zero_bits(challenge, "0") < 24) EXPECT_FALSE(proof_of_work_valid(challenge, "0", 24));
+  if (proof_of_work_zero_bits(challenge, "0") < 24) {
+    EXPECT_FALSE(proof_of_work_valid(challenge, "0", 24));
+  }
 }
 
 }  // namespace

@@ -194,7 +194,9 @@ TEST(CoalescingStreamTest, OneSocketReadServesSeveralReadsAndTheBufferIsGivenBac
       std::size_t n = co_await s.async_read_some(asio::buffer(piece), use_awaitable);
       received.append(piece, n);
       ++reads;
-      if (received.size() == 1536) EXPECT_EQ(s.read_ahead_bytes(), 16u * 1024);
+      if (received.size() == 1536) {
+        EXPECT_EQ(s.read_ahead_bytes(), 16u * 1024);
+      }
     }
     EXPECT_EQ(received, sent);
     EXPECT_GE(reads, sent.size() / 1536);
