@@ -1802,8 +1802,8 @@ int main(int argc, char** argv) {
     }
     for (int i = 1; n > 1 && i <= n; ++i) shared.sources.push_back(net::ip::make_address_v4(0x7f000000u + i));
     if (!shared.sources.empty())
-      log("spreading the WebSocket connections over %zu source addresses (127.0.0.1 to 127.0.0.%d)",
-          shared.sources.size(), n);
+      log("spreading the WebSocket connections over %zu source addresses (127.0.0.1 to %s)",
+          shared.sources.size(), shared.sources.back().to_string().c_str());
   }
   Outbox outbox(opt.outbox);
   shared.outbox = &outbox;
