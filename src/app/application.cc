@@ -9,6 +9,7 @@
 
 #include "accounts/account_service.h"
 #include "alerts/alert_engine.h"
+#include "app/open_file_limit.h"
 #include "audit/audit_service.h"
 #include "devices/device_service.h"
 #include "devices/provisioning_registry.h"
@@ -98,9 +99,28 @@ Result<std::string> load_or_create_code_hash_key(const Config& config) {
   return key;
 }
 
+namespace {
+
+// Raises the soft limit on open files before anything is opened, and warns when it is too low for
+// server.max_connections: without this, a server started from a shell holds about 1,000 sockets at most.
+void check_open_file_limit(std::size_t max_connections) {
+  auto limit = raise_open_file_limit();
+  if (!limit.ok()) {
+    log::warn("open_file_limit_unchanged", {{"reason", limit.error().message}});
+    return;
+  }
+  log::info("open_file_limit", {{"limit", limit->soft}, {"started_with", limit->before}, {"hard", limit->hard}});
+  if (auto shortfall = open_file_limit_shortfall(limit->soft, max_connections))
+    log::warn("open_file_limit_low",
+              {{"limit", limit->soft}, {"max_connections", max_connections}, {"problem", *shortfall}});
+}
+
+}  // namespace
+
 Status Application::start() {
   log::set_level(config_.log.level);
   if (!initialize_crypto()) return make_error(ErrorCode::kInternal, "libsodium failed to initialise");
+  check_open_file_limit(config_.server.max_connections);
   auto c = std::make_unique<Components>();
 
   auto key = load_or_create_code_hash_key(config_);

@@ -312,6 +312,7 @@ class Server:
         self.stdout_path = os.path.join(self.tmp, "stdout.log")
         self.port = port
         self.proc = None
+        self.preexec = None  # a function run in the child before latchkeyd starts (e.g. to set resource limits)
         self._ssl_context = None
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -349,7 +350,7 @@ class Server:
         out = open(self.stdout_path, "ab")
         try:
             self.proc = subprocess.Popen(self.command(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                         cwd=self.tmp)
+                                         cwd=self.tmp, preexec_fn=self.preexec)
         finally:
             err.close()
             out.close()

@@ -4,6 +4,7 @@ logs (JSON, no secrets), TLS, oversized headers and slow clients."""
 import json
 import os
 import re
+import resource
 import secrets
 import signal
 import socket
@@ -239,6 +240,69 @@ class DurabilityTest(LatchkeyTestCase):
         self.assertEqual(server.proc.wait(timeout=20), 0)
         self.assertEqual(len(server.outbox_for(number)), 1)
         self.assertNotIn(fake.auth_token, server.log_text(), "the Twilio auth token was logged")
+
+
+class OpenFileLimitTest(LatchkeyTestCase):
+    """latchkeyd raises its soft limit on open files to the hard limit when it starts, and warns when even that
+    cannot hold server.max_connections."""
+
+    @staticmethod
+    def log_event(server, name):
+        for line in server.log_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("event") == name:
+                return entry
+        return None
+
+    @staticmethod
+    def open_files_limits(pid):
+        with open(f"/proc/{pid}/limits", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    soft, hard = line.split()[3:5]
+                    return soft, hard
+        raise AssertionError("no 'Max open files' line in /proc/PID/limits")
+
+    def start_with_limit(self, soft, hard, overrides=None):
+        server = Server(overrides)
+        server.preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        self.addCleanup(server.close)
+        return server.start()
+
+    def test_raises_the_soft_limit_to_the_hard_limit(self):
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 1024:
+            self.skipTest(f"the hard limit ({hard}) leaves nothing to raise")
+        server = self.start_with_limit(256, hard)
+        soft_now, hard_now = self.open_files_limits(server.proc.pid)
+        self.assertEqual(hard_now, "unlimited" if hard == resource.RLIM_INFINITY else str(hard))
+        if hard != resource.RLIM_INFINITY:
+            self.assertEqual(soft_now, str(hard))
+        event = self.log_event(server, "open_file_limit")
+        self.assertIsNotNone(event, server.stderr_tail())
+        self.assertEqual(event["started_with"], 256)
+        self.assertEqual(str(event["limit"]), soft_now)
+
+    def test_warns_when_the_hard_limit_cannot_hold_max_connections(self):
+        server = self.start_with_limit(512, 512, {"server": {"max_connections": 10000}})
+        warning = self.log_event(server, "open_file_limit_low")
+        self.assertIsNotNone(warning, server.stderr_tail())
+        self.assertEqual(warning["limit"], 512)
+        self.assertEqual(warning["max_connections"], 10000)
+        self.assertIn("at least 10256", warning["problem"])
+        # The server still starts and serves.
+        status, _, _ = server.request("GET", "/health")
+        self.assertEqual(status, 200)
+
+    def test_no_warning_when_the_limit_is_enough(self):
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 1024:
+            self.skipTest(f"the hard limit ({hard}) is too low")
+        server = self.start_with_limit(256, hard, {"server": {"max_connections": 500}})
+        self.assertIsNone(self.log_event(server, "open_file_limit_low"), server.stderr_tail())
 
 
 class ObservabilityTest(LatchkeyTestCase):
