@@ -1800,10 +1800,11 @@ int main(int argc, char** argv) {
       log("--source-addresses needs a 127.x server address (--host), not %s", opt.host.c_str());
       return 2;
     }
-    for (int i = 1; n > 1 && i <= n; ++i) shared.sources.push_back(net::ip::make_address_v4(0x7f000000u + i));
-    if (!shared.sources.empty())
+    if (n > 1) {
+      for (int i = 1; i <= n; ++i) shared.sources.push_back(net::ip::make_address_v4(0x7f000000u + i));
       log("spreading the WebSocket connections over %zu source addresses (127.0.0.1 to %s)",
           shared.sources.size(), shared.sources.back().to_string().c_str());
+    }
   }
   Outbox outbox(opt.outbox);
   shared.outbox = &outbox;

@@ -49,9 +49,11 @@ Result<PhoneNumber> parse_phone_number(std::string_view text) {
   // +5213456345678, which parses as +523456345678 (Mexico's old mobile prefix 1 is dropped on the second
   // pass). A number must name one account whichever way it is written, so the answer is the form that parses
   // to itself.
-  if (reformatted(first->e164) == first->e164) return first;
-  Result<PhoneNumber> second = parse_once(first->e164);
-  if (second.ok() && reformatted(second->e164) == second->e164) return second;
+  const std::string again = reformatted(first->e164);
+  if (again == first->e164) return first;
+  // The second form must be valid and parse to itself: one more pass checks both.
+  Result<PhoneNumber> second = parse_once(again);
+  if (second.ok() && second->e164 == again) return second;
   return make_error(ErrorCode::kInvalidNumber, "number has no stable international form");
 }
 
